@@ -1,0 +1,53 @@
+/** The Hono application: every route of the contract, wired to its transport. */
+import { Hono } from 'hono';
+import type { Logger } from 'pino';
+import type { ChangeFeed } from './capture/change-feed.js';
+import type { ChangeLogReader } from './capture/change-log.js';
+import type { WakeupListener } from './capture/listener.js';
+import type { Database } from './db/database.js';
+import type { Hub } from './hub/hub.js';
+import type { TableCatalog } from './hub/table-catalog.js';
+import type { Authenticator } from './transports/authenticate.js';
+import type { ConnectionRegistry } from './transports/connections.js';
+import { mountHttpRoutes } from './transports/http.js';
+import { sseHandler } from './transports/sse.js';
+import { WebSocketTransport } from './transports/websocket.js';
+
+export interface AppDeps {
+  database: Database;
+  reader: ChangeLogReader;
+  feed: ChangeFeed;
+  listener: WakeupListener;
+  hub: Hub;
+  catalog: TableCatalog;
+  authenticator: Authenticator;
+  connections: ConnectionRegistry;
+  log: Logger;
+  limits: { heartbeatMs: number; sseKeepAliveMs: number; maxBufferBytes: number; rateLimit: number };
+}
+
+export function createApp(deps: AppDeps): { app: Hono; websockets: WebSocketTransport } {
+  const app = new Hono();
+  const { hub, authenticator, connections, log, limits } = deps;
+  const websockets = new WebSocketTransport({
+    hub,
+    authenticator,
+    connections,
+    log,
+    heartbeatMs: limits.heartbeatMs,
+    maxBufferBytes: limits.maxBufferBytes,
+    rateLimit: limits.rateLimit,
+  });
+  app.get('/ws', websockets.handler());
+  app.get(
+    '/sse/:table',
+    sseHandler({ hub, authenticator, connections, log, keepAliveMs: limits.sseKeepAliveMs, maxBufferBytes: limits.maxBufferBytes }),
+  );
+  mountHttpRoutes(app, { ...deps, db: deps.database.db });
+  app.notFound((c) => c.json({ error: { code: 'invalid_request', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
+  app.onError((error, c) => {
+    log.error({ err: error }, 'unhandled route error');
+    return c.json({ error: { code: 'internal_error', message: 'internal error' } }, 500);
+  });
+  return { app, websockets };
+}

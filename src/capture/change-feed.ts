@@ -1,0 +1,132 @@
+/**
+ * ChangeFeed: the one reader of the change log per server. A wake-up (NOTIFY,
+ * LISTEN reconnect, fallback timer) sequences newly committed transactions
+ * and reads everything after the feed's cursor, in pages, in commit order.
+ * Wake-ups that arrive while reading coalesce into one more pass. When the
+ * database is away it retries with backoff, keeping its cursor, so nothing
+ * committed meanwhile is skipped.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { Change } from './change.js';
+import type { ChangeLogReader } from './change-log.js';
+import { compareCursors, type Cursor } from './cursor.js';
+import { backoffMs } from './listener.js';
+
+export interface ChangeFeedEvents {
+  changes: [changes: Change[]];
+  /** The database answered (true) or failed (false). */
+  health: [healthy: boolean];
+}
+
+export interface ChangeFeedOptions {
+  pageSize: number;
+  fallbackPollMs: number;
+  retentionMs: number;
+  pruneEveryMs: number;
+}
+
+export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
+  /** Everything up to here has been published. */
+  cursor: Cursor = { pos: 0, seq: 0 };
+  healthy = false;
+  /** Commit-to-publish delay of the last change published, in ms. */
+  lagMs = 0;
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private pruneTimer: NodeJS.Timeout | null = null;
+  private pruning: Promise<void> | null = null;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly reader: ChangeLogReader,
+    private readonly options: ChangeFeedOptions,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  /** Starts "from now": subscribers ask for older changes with a cursor. */
+  async start(): Promise<void> {
+    this.cursor = await this.reader.sequence();
+    this.setHealthy(true);
+    this.pollTimer = setInterval(() => this.wake(), this.options.fallbackPollMs);
+    this.pollTimer.unref();
+    this.pruneTimer = setInterval(() => void this.prune(), this.options.pruneEveryMs);
+    this.pruneTimer.unref();
+  }
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.idle = this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        const head = await this.reader.sequence();
+        while (!this.stopped && compareCursors(this.cursor, head) < 0) {
+          const { changes } = await this.reader.readAfter(this.cursor, { limit: this.options.pageSize, upTo: head });
+          const last = changes.at(-1);
+          this.cursor = last && changes.length === this.options.pageSize ? last.cursor : head;
+          if (last) {
+            this.lagMs = Math.max(0, Date.now() - Date.parse(last.record.committedAt));
+            this.emit('changes', changes);
+          }
+        }
+      } while (this.again && !this.stopped);
+      this.failures = 0;
+      this.setHealthy(true);
+    } catch (error) {
+      this.setHealthy(false);
+      this.log.warn({ err: error, attempt: this.failures }, 'reading the change log failed; retrying');
+      this.failures += 1;
+      if (!this.stopped && !this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          this.wake();
+        }, backoffMs(this.failures));
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Drops history past the retention window; several instances may prune at once. */
+  async prune(): Promise<void> {
+    if (this.pruning) return this.pruning;
+    this.pruning = this.reader
+      .prune(this.options.retentionMs)
+      .then((n) => {
+        if (n > 0) this.log.info({ changes: n }, 'pruned history past retention');
+      })
+      .catch((error: unknown) => this.log.warn({ err: error }, 'pruning failed'))
+      .finally(() => {
+        this.pruning = null;
+      });
+    return this.pruning;
+  }
+
+  private setHealthy(healthy: boolean): void {
+    if (this.healthy === healthy) return;
+    this.healthy = healthy;
+    this.emit('health', healthy);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of [this.retryTimer, this.pollTimer, this.pruneTimer]) if (timer) clearTimeout(timer);
+    await this.idle;
+    await this.pruning;
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * ChangeLogReader: every query Rowcast makes of the change log. Reads follow
+ * the commit order kept by rowcast.transactions, never the write order.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { RowcastTables } from '../db/database.js';
+import { RowcastError } from '../errors.js';
+import type { Op } from '../protocol.js';
+import { Change } from './change.js';
+import { afterTransaction, compareCursors, type Cursor } from './cursor.js';
+
+export interface ReadOptions {
+  limit: number;
+  /** "schema.table" keys; all tables when absent. */
+  table?: { schema: string; name: string };
+  /** Read nothing past this cursor (inclusive). */
+  upTo?: Cursor;
+}
+
+export interface Page {
+  changes: Change[];
+  /** Cursor after the whole sequenced log when the page was read. */
+  head: Cursor;
+}
+
+interface PageRow {
+  pruned_pos: string;
+  pruned_seq: string;
+  head_pos: string;
+  pos: string | null;
+  seq: string | null;
+  table_schema: string;
+  table_name: string;
+  op: Op;
+  row: string;
+  old: string | null;
+  committed_at: string;
+}
+
+const NO_LIMIT: Cursor = { pos: Number.MAX_SAFE_INTEGER, seq: 0 };
+
+export class ChangeLogReader {
+  constructor(private readonly db: Kysely<RowcastTables>) {}
+
+  /** Gives newly committed transactions their positions; returns the head cursor. */
+  async sequence(): Promise<Cursor> {
+    const { rows } = await sql<{ head: string }>`select rowcast.sequence()::text as head`.execute(this.db);
+    return afterTransaction(Number(rows[0]?.head ?? 0));
+  }
+
+  /**
+   * Changes strictly after `after`, in commit order. One statement, so the
+   * retention marker it checks and the rows it returns are from one snapshot:
+   * a prune running alongside can never turn into a silent gap.
+   */
+  async readAfter(after: Cursor, options: ReadOptions): Promise<Page> {
+    const upTo = options.upTo ?? NO_LIMIT;
+    const table = options.table;
+    const { rows } = await sql<PageRow>`
+      with marker as (
+        select pruned_pos::text, pruned_seq::text, head_pos::text from rowcast.sequencer
+      ), page as (
+        select t.pos, c.seq, c.table_schema, c.table_name, c.op,
+               c."row"::text as row, c.old::text as old,
+               to_char(t.committed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as committed_at
+        from rowcast.transactions t
+        join rowcast.changes c on c.xid = t.xid
+        where t.pos >= ${after.pos} and (t.pos > ${after.pos} or c.seq > ${after.seq})
+          and (t.pos < ${upTo.pos} or (t.pos = ${upTo.pos} and c.seq <= ${upTo.seq}))
+          ${table ? sql`and c.table_schema = ${table.schema} and c.table_name = ${table.name}` : sql``}
+        order by t.pos, c.seq
+        limit ${options.limit}
+      )
+      select marker.*, page.pos::text, page.seq::text, page.table_schema, page.table_name,
+             page.op, page.row, page.old, page.committed_at
+      from marker left join page on true
+      order by page.pos, page.seq`.execute(this.db);
+    const first = rows[0];
+    if (!first) throw new RowcastError('unavailable', 'the rowcast.sequencer row is missing');
+    const pruned = { pos: Number(first.pruned_pos), seq: Number(first.pruned_seq) };
+    const head = afterTransaction(Number(first.head_pos));
+    if (compareCursors(after, pruned) < 0) {
+      throw new RowcastError('cursor_expired', 'the cursor is older than the retained history; start over without it');
+    }
+    if (compareCursors(after, head) > 0) {
+      throw new RowcastError('cursor_expired', 'the cursor is not from this change log; start over without it');
+    }
+    const changes: Change[] = [];
+    for (const r of rows) {
+      if (r.pos === null || r.seq === null) continue;
+      changes.push(
+        new Change({
+          pos: Number(r.pos),
+          seq: Number(r.seq),
+          schema: r.table_schema,
+          table: r.table_name,
+          op: r.op,
+          rowJson: r.row,
+          oldJson: r.old,
+          committedAt: r.committed_at,
+        }),
+      );
+    }
+    return { changes, head };
+  }
+
+  /** The oldest cursor a client may resume from. */
+  async oldest(): Promise<Cursor> {
+    const row = await this.db
+      .selectFrom('rowcast.sequencer')
+      .select(['pruned_pos', 'pruned_seq'])
+      .executeTakeFirstOrThrow();
+    return { pos: Number(row.pruned_pos), seq: Number(row.pruned_seq) };
+  }
+
+  /** Deletes history older than `retentionMs`, in bounded batches; returns changes removed. */
+  async prune(retentionMs: number, batch = 5000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const { rows } = await sql<{ n: number }>`
+        select rowcast.prune(${`${Math.floor(retentionMs / 1000)} seconds`}::interval, ${batch}) as n`.execute(this.db);
+      const n = rows[0]?.n ?? 0;
+      total += n;
+      if (n === 0) return total;
+    }
+  }
+}

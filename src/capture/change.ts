@@ -1,0 +1,71 @@
+/**
+ * One captured row change as read from the log. The row arrives as JSON text
+ * and is parsed at most once, and only if a filter or a read rule looks at it;
+ * the event JSON is built once from that text and shared by every transport.
+ */
+import type { Op, Row } from '../protocol.js';
+import { encodeCursor, type Cursor } from './cursor.js';
+
+export interface ChangeRecord {
+  pos: number;
+  seq: number;
+  schema: string;
+  table: string;
+  op: Op;
+  rowJson: string;
+  oldJson: string | null;
+  committedAt: string;
+}
+
+export class Change {
+  readonly cursor: Cursor;
+  readonly id: string;
+  /** "schema.table": the key subscriptions are indexed by. */
+  readonly tableKey: string;
+  private parsedRow: Row | undefined;
+  private eventJson: string | undefined;
+  private sseText: string | undefined;
+  /** WebSocket frames by subscription id: most clients reuse a few ids. */
+  private wsFrames: Map<string, string> | undefined;
+
+  constructor(readonly record: ChangeRecord) {
+    this.cursor = { pos: record.pos, seq: record.seq };
+    this.id = encodeCursor(this.cursor);
+    this.tableKey = `${record.schema}.${record.table}`;
+  }
+
+  get op(): Op {
+    return this.record.op;
+  }
+
+  get row(): Row {
+    this.parsedRow ??= JSON.parse(this.record.rowJson) as Row;
+    return this.parsedRow;
+  }
+
+  /** The change event of CONTRACT §3 as JSON, serialized once. */
+  get json(): string {
+    const r = this.record;
+    this.eventJson ??=
+      `{"id":"${this.id}","table":${JSON.stringify(r.table)},"schema":${JSON.stringify(r.schema)},` +
+      `"op":"${r.op}","row":${r.rowJson},"old":${r.oldJson ?? 'null'},"committed_at":"${r.committedAt}"}`;
+    return this.eventJson;
+  }
+
+  /** `{"type":"change","sub":…, …event}`: the WebSocket frame for one subscription id. */
+  wsFrame(subscriptionId: string): string {
+    this.wsFrames ??= new Map();
+    let frame = this.wsFrames.get(subscriptionId);
+    if (frame === undefined) {
+      frame = `{"type":"change","sub":${JSON.stringify(subscriptionId)},${this.json.slice(1)}`;
+      this.wsFrames.set(subscriptionId, frame);
+    }
+    return frame;
+  }
+
+  /** The Server-Sent Event of CONTRACT §5, the same bytes for every SSE client. */
+  get sseFrame(): string {
+    this.sseText ??= `id: ${this.id}\nevent: change\ndata: ${this.json}\n\n`;
+    return this.sseText;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Configuration, read once at the edge (CONTRACT §1). Every problem is
+ * reported together, in one message, before anything starts.
+ */
+import { z } from 'zod';
+
+const DURATION = /^(\d+)(s|m|h|d)$/;
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+const Duration = z.string().transform((text, ctx) => {
+  const m = DURATION.exec(text.trim());
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration like 30s, 15m, 24h or 7d` });
+    return z.NEVER;
+  }
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+});
+
+const PositiveInt = z.coerce.number().int().positive();
+
+const DatabaseUrl = z
+  .string()
+  .refine((s) => /^postgres(ql)?:\/\//.test(s) && URL.canParse(s), {
+    message: 'must be a postgres:// or postgresql:// URL',
+  });
+
+const EnvSchema = z.object({
+  DATABASE_URL: DatabaseUrl.optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  ROWCAST_JWT_SECRET: z.string().min(1).optional(),
+  ROWCAST_JWT_PUBLIC_KEY: z.string().min(1).optional(),
+  ROWCAST_JWKS_URL: z.url().optional(),
+  ROWCAST_MAX_CONNECTIONS: PositiveInt.default(10000),
+  ROWCAST_MAX_MESSAGE_BYTES: PositiveInt.default(65536),
+  ROWCAST_RATE_LIMIT: PositiveInt.default(50),
+  ROWCAST_RETENTION: Duration.default(24 * 3_600_000),
+  ROWCAST_MAX_BUFFER_BYTES: PositiveInt.default(8 * 1024 * 1024),
+  ROWCAST_DATA_DIR: z.string().min(1).default('.rowcast'),
+  ROWCAST_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  ROWCAST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  /** null: start the embedded PostgreSQL under dataDir. */
+  databaseUrl: string | null;
+  port: number;
+  host: string;
+  jwt: { secret?: string; publicKey?: string; jwksUrl?: string };
+  maxConnections: number;
+  maxMessageBytes: number;
+  rateLimit: number;
+  retentionMs: number;
+  maxBufferBytes: number;
+  dataDir: string;
+  embeddedPgPort: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** WebSocket ping interval (CONTRACT §4: 30 s). */
+  heartbeatMs: number;
+  /** SSE keep-alive comment interval (CONTRACT §5: 15 s). */
+  sseKeepAliveMs: number;
+  /** How often the change log is read even without a NOTIFY (a safety net, not the path). */
+  fallbackPollMs: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+  }
+}
+
+/** Reads the environment; throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'} ${i.message}`));
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL ?? null,
+    port: e.PORT,
+    host: e.HOST,
+    jwt: {
+      ...(e.ROWCAST_JWT_SECRET ? { secret: e.ROWCAST_JWT_SECRET } : {}),
+      ...(e.ROWCAST_JWT_PUBLIC_KEY ? { publicKey: e.ROWCAST_JWT_PUBLIC_KEY } : {}),
+      ...(e.ROWCAST_JWKS_URL ? { jwksUrl: e.ROWCAST_JWKS_URL } : {}),
+    },
+    maxConnections: e.ROWCAST_MAX_CONNECTIONS,
+    maxMessageBytes: e.ROWCAST_MAX_MESSAGE_BYTES,
+    rateLimit: e.ROWCAST_RATE_LIMIT,
+    retentionMs: e.ROWCAST_RETENTION,
+    maxBufferBytes: e.ROWCAST_MAX_BUFFER_BYTES,
+    dataDir: e.ROWCAST_DATA_DIR,
+    embeddedPgPort: e.ROWCAST_EMBEDDED_PG_PORT,
+    logLevel: e.ROWCAST_LOG_LEVEL,
+    heartbeatMs: 30_000,
+    sseKeepAliveMs: 15_000,
+    fallbackPollMs: 5_000,
+  };
+}

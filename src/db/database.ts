@@ -1,0 +1,58 @@
+/** The connection pool and the typed query builder over Rowcast's own tables. */
+import { Kysely, PostgresDialect, type ColumnType, type Generated } from 'kysely';
+import pg from 'pg';
+
+/** int8 values arrive as strings from pg; Rowcast keeps positions below 2^53. */
+type Int8 = ColumnType<string, number | string, number | string>;
+
+export interface RowcastTables {
+  'rowcast.changes': {
+    seq: Generated<Int8>;
+    xid: Generated<string>;
+    table_schema: string;
+    table_name: string;
+    op: 'INSERT' | 'UPDATE' | 'DELETE';
+    row: unknown;
+    old: unknown | null;
+  };
+  'rowcast.transactions': { pos: Int8; xid: string; committed_at: Date };
+  'rowcast.sequencer': {
+    singleton: Generated<boolean>;
+    head_pos: Int8;
+    horizon_seq: Int8;
+    in_progress: string[];
+    pruned_pos: Int8;
+    pruned_seq: Int8;
+  };
+  'rowcast.exposed_tables': {
+    table_schema: string;
+    table_name: string;
+    read_roles: string[] | null;
+    owner_column: string | null;
+    exposed_at: Generated<Date>;
+  };
+}
+
+export interface Database {
+  readonly pool: pg.Pool;
+  readonly db: Kysely<RowcastTables>;
+  close(): Promise<void>;
+}
+
+export function openDatabase(url: string, options: { max?: number } = {}): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: 5000,
+    application_name: 'rowcast',
+  });
+  // An idle client losing its connection (PostgreSQL restart) must not crash
+  // the process; the next query reconnects.
+  pool.on('error', () => {});
+  const db = new Kysely<RowcastTables>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    pool,
+    db,
+    close: () => db.destroy(),
+  };
+}

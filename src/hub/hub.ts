@@ -1,0 +1,181 @@
+/**
+ * Hub: every live subscription, indexed by table and, for owner-rule tables,
+ * by owner, so a change is matched only against subscriptions that may see
+ * it. Serialization happens once per change (see Change), not per subscriber.
+ */
+import type { ChangeLogReader } from '../capture/change-log.js';
+import type { Change } from '../capture/change.js';
+import { compareCursors, decodeCursor, type Cursor } from '../capture/cursor.js';
+import { asRowcastError, RowcastError } from '../errors.js';
+import { OPS, type Filter, type Op } from '../protocol.js';
+import { ownerKey, readGrant, type Principal } from './authorization.js';
+import { ChangeMatcher } from './change-matcher.js';
+import { compileFilter } from './subscription-filter.js';
+import { Subscription, type SubscriptionSink } from './subscription.js';
+import type { ExposedTable, TableCatalog } from './table-catalog.js';
+
+export interface MatchRequest {
+  table: string;
+  ops?: readonly Op[];
+  filter?: Filter;
+  principal: Principal;
+}
+
+export interface SubscribeRequest extends MatchRequest {
+  id: string;
+  since?: string;
+  sink: SubscriptionSink;
+}
+
+/** Subscriptions of one table. */
+interface TableIndex {
+  all: Set<Subscription>;
+  ownerColumn: string | null;
+  byOwner: Map<string, Set<Subscription>>;
+}
+
+export interface HubOptions {
+  reader: ChangeLogReader;
+  catalog: TableCatalog;
+  /** Where the live feed stands: everything up to here has been published. */
+  feedCursor: () => Cursor;
+  pageSize: number;
+}
+
+export class Hub {
+  private readonly index = new Map<string, TableIndex>();
+  private readonly principals = new Map<Subscription, Principal>();
+  /** Changes the feed has published. */
+  received = 0;
+
+  constructor(private readonly options: HubOptions) {}
+
+  get subscriptionCount(): number {
+    return this.principals.size;
+  }
+
+  /**
+   * Validates and registers a subscription; checks its cursor against the log.
+   * Changes published from here on queue in it until `start` replays the backlog.
+   * Returns the subscription and the first backlog page for `start`.
+   */
+  async subscribe(request: SubscribeRequest): Promise<{ subscription: Subscription; start: () => Promise<void> }> {
+    const { reader, pageSize } = this.options;
+    const { table, matcher } = this.match(request);
+    const since = request.since === undefined ? null : decodeCursor(request.since);
+    const live = this.options.feedCursor();
+    const subscription = new Subscription({
+      id: request.id,
+      table,
+      matcher,
+      sink: request.sink,
+      after: since ?? live,
+      backlogUpTo: live,
+    });
+    this.add(subscription, request.principal);
+    let firstPage: Change[] = [];
+    try {
+      if (since) {
+        // Also refuses a cursor that is pruned or not from this log.
+        const page = await reader.readAfter(since, {
+          limit: compareCursors(since, live) < 0 ? pageSize : 1,
+          table: { schema: table.info.schema, name: table.info.name },
+          upTo: compareCursors(since, live) < 0 ? live : since,
+        });
+        firstPage = page.changes;
+      }
+    } catch (error) {
+      this.remove(subscription);
+      throw asRowcastError(error);
+    }
+    return { subscription, start: () => subscription.replay(reader, firstPage, pageSize) };
+  }
+
+  /** Resolves a table and what of it this principal asked for and may see. */
+  match(request: MatchRequest): { table: ExposedTable; matcher: ChangeMatcher } {
+    const table = this.options.catalog.resolve(request.table);
+    const grant = readGrant(request.principal, table.info, table.rule);
+    const filter = compileFilter(request.filter, table);
+    return { table, matcher: new ChangeMatcher(new Set(request.ops ?? OPS), grant, filter) };
+  }
+
+  unsubscribe(subscription: Subscription): void {
+    subscription.close();
+    this.remove(subscription);
+  }
+
+  /** Fans out changes read by the feed, in order. */
+  publish(changes: readonly Change[]): void {
+    this.received += changes.length;
+    for (const change of changes) {
+      const entry = this.index.get(change.tableKey);
+      if (!entry) continue;
+      for (const subscription of entry.all) subscription.offer(change);
+      if (entry.ownerColumn !== null && entry.byOwner.size > 0) {
+        const owner = ownerKey(change.row[entry.ownerColumn]);
+        const owners = owner === null ? undefined : entry.byOwner.get(owner);
+        if (owners) for (const subscription of owners) subscription.offer(change);
+      }
+    }
+  }
+
+  /** Re-checks subscriptions of tables whose rule or columns changed or that were unexposed. */
+  revalidate(keys: readonly string[]): void {
+    for (const key of keys) {
+      const entry = this.index.get(key);
+      if (!entry) continue;
+      const subscriptions = [...entry.all, ...[...entry.byOwner.values()].flatMap((s) => [...s])];
+      for (const subscription of subscriptions) {
+        const table = this.options.catalog.get(key);
+        const principal = this.principals.get(subscription);
+        if (!table || !principal) {
+          subscription.end(new RowcastError('unknown_table', `table ${key} is no longer exposed`));
+          continue;
+        }
+        try {
+          const grant = readGrant(principal, table.info, table.rule);
+          if (JSON.stringify(grant) !== JSON.stringify(subscription.grant)) {
+            // The client resubscribes from its cursor under the new rule.
+            subscription.end(new RowcastError('forbidden', `the read rule of ${key} changed; subscribe again`));
+          }
+        } catch (error) {
+          subscription.end(asRowcastError(error));
+        }
+      }
+    }
+  }
+
+  private add(subscription: Subscription, principal: Principal): void {
+    const key = subscription.table.key;
+    let entry = this.index.get(key);
+    if (!entry) {
+      entry = { all: new Set(), ownerColumn: null, byOwner: new Map() };
+      this.index.set(key, entry);
+    }
+    const grant = subscription.grant;
+    if (grant.kind === 'owner') {
+      entry.ownerColumn = grant.column;
+      let owners = entry.byOwner.get(grant.owner);
+      if (!owners) entry.byOwner.set(grant.owner, (owners = new Set()));
+      owners.add(subscription);
+    } else {
+      entry.all.add(subscription);
+    }
+    this.principals.set(subscription, principal);
+  }
+
+  /** Forgets a subscription; the sink calls this when a subscription ends. */
+  remove(subscription: Subscription): void {
+    this.principals.delete(subscription);
+    const entry = this.index.get(subscription.table.key);
+    if (!entry) return;
+    entry.all.delete(subscription);
+    const grant = subscription.grant;
+    if (grant.kind === 'owner') {
+      const owners = entry.byOwner.get(grant.owner);
+      owners?.delete(subscription);
+      if (owners?.size === 0) entry.byOwner.delete(grant.owner);
+    }
+    if (entry.all.size === 0 && entry.byOwner.size === 0) this.index.delete(subscription.table.key);
+  }
+}

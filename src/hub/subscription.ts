@@ -1,0 +1,138 @@
+/**
+ * Subscription: one client's interest in one table (ops, filter, read grant)
+ * and its position in the feed. A subscription starts by replaying the
+ * backlog after its cursor while live changes queue up behind it, then goes
+ * live; `after` only moves forward, so the switch has no gap and no duplicate.
+ */
+import type { ChangeLogReader } from '../capture/change-log.js';
+import type { Change } from '../capture/change.js';
+import { compareCursors, type Cursor } from '../capture/cursor.js';
+import { asRowcastError, RowcastError } from '../errors.js';
+import type { ReadGrant } from './authorization.js';
+import type { ChangeMatcher } from './change-matcher.js';
+import type { ExposedTable } from './table-catalog.js';
+
+export interface SubscriptionSink {
+  /** Writes one change to the client. */
+  deliver(change: Change, subscription: Subscription): void;
+  /** The server ended the subscription (table unexposed, rule changed, backlog failed). */
+  ended(subscription: Subscription, error: RowcastError): void;
+}
+
+export interface SubscriptionSpec {
+  id: string;
+  table: ExposedTable;
+  matcher: ChangeMatcher;
+  sink: SubscriptionSink;
+  /** Deliver only changes after this cursor. */
+  after: Cursor;
+  /** Changes up to here must come from the log; later ones arrive live. */
+  backlogUpTo: Cursor;
+}
+
+/** Live changes queued during the backlog replay beyond this many end the subscription as too slow. */
+const MAX_PENDING = 100_000;
+
+export class Subscription {
+  readonly id: string;
+  readonly table: ExposedTable;
+  readonly sink: SubscriptionSink;
+  private readonly matcher: ChangeMatcher;
+  private readonly backlogUpTo: Cursor;
+  /** Cursor of the last change delivered or skipped as already seen. */
+  private after: Cursor;
+  /** Non-null until the backlog has been replayed. */
+  private pending: Change[] | null = [];
+  private closed = false;
+  delivered = 0;
+
+  constructor(spec: SubscriptionSpec) {
+    this.id = spec.id;
+    this.table = spec.table;
+    this.sink = spec.sink;
+    this.matcher = spec.matcher;
+    this.after = spec.after;
+    this.backlogUpTo = spec.backlogUpTo;
+  }
+
+  get cursor(): Cursor {
+    return this.after;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get grant(): ReadGrant {
+    return this.matcher.grant;
+  }
+
+  private accepts(change: Change): boolean {
+    return this.matcher.accepts(change);
+  }
+
+  /** A live change from the hub. */
+  offer(change: Change): void {
+    if (this.closed || compareCursors(change.cursor, this.after) <= 0 || !this.accepts(change)) return;
+    if (this.pending) {
+      this.pending.push(change);
+      if (this.pending.length > MAX_PENDING) {
+        this.end(new RowcastError('rate_limited', 'too many changes arrived while the backlog was replayed; resume from your cursor'));
+      }
+      return;
+    }
+    this.send(change);
+  }
+
+  private send(change: Change): void {
+    this.after = change.cursor;
+    this.delivered += 1;
+    this.sink.deliver(change, this);
+  }
+
+  /**
+   * Replays the log from `after` up to the hub's position at subscribe time
+   * (first page already read by the hub), then the queued live changes.
+   */
+  async replay(reader: ChangeLogReader, firstPage: Change[], pageSize: number): Promise<void> {
+    try {
+      let page = firstPage;
+      for (;;) {
+        for (const change of page) {
+          if (this.closed) return;
+          if (compareCursors(change.cursor, this.after) > 0 && this.accepts(change)) this.send(change);
+        }
+        const last = page.at(-1);
+        if (page.length < pageSize || !last) break;
+        ({ changes: page } = await reader.readAfter(last.cursor, {
+          limit: pageSize,
+          table: { schema: this.table.info.schema, name: this.table.info.name },
+          upTo: this.backlogUpTo,
+        }));
+      }
+    } catch (error) {
+      this.end(asRowcastError(error));
+      return;
+    }
+    const queued = this.pending ?? [];
+    this.pending = null;
+    for (const change of queued) {
+      if (this.closed) return;
+      if (compareCursors(change.cursor, this.after) > 0) this.send(change);
+    }
+  }
+
+  /** Ends it from the server side; the hub forgets it through the sink. */
+  end(error: RowcastError): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending = null;
+    this.sink.ended(this, error);
+  }
+
+  /** Ends it at the client's request. */
+  close(): void {
+    this.closed = true;
+    this.pending = null;
+  }
+}

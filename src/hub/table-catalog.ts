@@ -1,0 +1,103 @@
+/**
+ * TableCatalog: the exposed tables, their columns and read rules, read from
+ * the database and reloaded when a DBA exposes or unexposes one (the server
+ * is told through the rowcast_control channel).
+ */
+import { EventEmitter } from 'node:events';
+import { sql, type Kysely } from 'kysely';
+import type { RowcastTables } from '../db/database.js';
+import { RowcastError } from '../errors.js';
+import type { TableColumn, TableInfo } from '../protocol.js';
+import type { ReadRule } from './authorization.js';
+
+export interface ExposedTable {
+  /** "schema.table" */
+  readonly key: string;
+  readonly info: TableInfo;
+  readonly rule: ReadRule;
+  readonly columns: ReadonlyMap<string, TableColumn>;
+}
+
+interface CatalogRow {
+  table_schema: string;
+  table_name: string;
+  read_roles: string[] | null;
+  owner_column: string | null;
+  columns: TableColumn[] | null;
+  primary_key: string[] | null;
+}
+
+export interface CatalogEvents {
+  /** Tables that disappeared or whose rule or columns changed. */
+  changed: [keys: string[]];
+}
+
+function ruleOf(row: CatalogRow): ReadRule {
+  if (row.read_roles) return { kind: 'roles', roles: row.read_roles };
+  if (row.owner_column) return { kind: 'owner', column: row.owner_column };
+  return { kind: 'authenticated' };
+}
+
+export class TableCatalog extends EventEmitter<CatalogEvents> {
+  private tables = new Map<string, ExposedTable>();
+  private signature = new Map<string, string>();
+
+  constructor(private readonly db: Kysely<RowcastTables>) {
+    super();
+  }
+
+  async refresh(): Promise<void> {
+    const { rows } = await sql<CatalogRow>`
+      select e.table_schema, e.table_name, e.read_roles, e.owner_column,
+        (select json_agg(json_build_object(
+                  'name', a.attname,
+                  'type', format_type(a.atttypid, a.atttypmod),
+                  'nullable', not a.attnotnull) order by a.attnum)
+           from pg_attribute a
+          where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns,
+        (select json_agg(a.attname order by array_position(i.indkey, a.attnum))
+           from pg_index i
+           join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any (i.indkey)
+          where i.indrelid = c.oid and i.indisprimary) as primary_key
+      from rowcast.exposed_tables e
+      join pg_namespace n on n.nspname = e.table_schema
+      join pg_class c on c.relnamespace = n.oid and c.relname = e.table_name
+      order by e.table_schema, e.table_name`.execute(this.db);
+    const next = new Map<string, ExposedTable>();
+    const nextSignature = new Map<string, string>();
+    for (const row of rows) {
+      const key = `${row.table_schema}.${row.table_name}`;
+      const rule = ruleOf(row);
+      const columns = row.columns ?? [];
+      const info: TableInfo = {
+        schema: row.table_schema,
+        name: row.table_name,
+        primary_key: row.primary_key ?? [],
+        columns,
+        read_rule: rule.kind,
+      };
+      next.set(key, { key, info, rule, columns: new Map(columns.map((c) => [c.name, c])) });
+      nextSignature.set(key, JSON.stringify([rule, columns]));
+    }
+    const changed = [...this.signature.keys()].filter((k) => nextSignature.get(k) !== this.signature.get(k));
+    this.tables = next;
+    this.signature = nextSignature;
+    if (changed.length > 0) this.emit('changed', changed);
+  }
+
+  list(): ExposedTable[] {
+    return [...this.tables.values()];
+  }
+
+  get(key: string): ExposedTable | undefined {
+    return this.tables.get(key);
+  }
+
+  /** "orders" means public.orders; "schema.table" names any schema. */
+  resolve(name: string): ExposedTable {
+    const key = name.includes('.') ? name : `public.${name}`;
+    const table = this.tables.get(key);
+    if (!table) throw new RowcastError('unknown_table', `table ${name} is not exposed`);
+    return table;
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Starting and stopping one Rowcast instance: database (embedded unless
+ * DATABASE_URL), migrations, catalog, LISTEN, change feed, hub, HTTP server.
+ */
+import { createServer, type AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createAdaptorServer } from '@hono/node-server';
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { createApp } from './app.js';
+import { ChangeFeed } from './capture/change-feed.js';
+import { ChangeLogReader } from './capture/change-log.js';
+import { WakeupListener } from './capture/listener.js';
+import type { Config } from './config.js';
+import { openDatabase, type Database } from './db/database.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
+import { migrate } from './db/migrate.js';
+import { RowcastError } from './errors.js';
+import { Hub } from './hub/hub.js';
+import { TableCatalog } from './hub/table-catalog.js';
+import { WS_SUBPROTOCOL } from './protocol.js';
+import { createAuthenticator } from './transports/authenticate.js';
+import { ConnectionRegistry } from './transports/connections.js';
+
+export interface RowcastServer {
+  readonly url: string;
+  readonly port: number;
+  readonly databaseUrl: string;
+  close(): Promise<void>;
+}
+
+const PAGE_SIZE = 1000;
+const SHUTDOWN_GRACE_MS = 5000;
+
+function portFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (cause: NodeJS.ErrnoException) =>
+      reject(new RowcastError('unavailable', `cannot listen on ${host}:${port}: ${cause.code === 'EADDRINUSE' ? 'the port is already in use' : cause.message}`, { cause })),
+    );
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+async function connect(url: string): Promise<Database> {
+  const database = openDatabase(url);
+  try {
+    await sql`select 1`.execute(database.db);
+    return database;
+  } catch (cause) {
+    await database.close().catch(() => {});
+    const where = new URL(url);
+    throw new RowcastError('unavailable', `cannot reach PostgreSQL at ${where.hostname}:${where.port || 5432}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+export async function startRowcast(config: Config, log: Logger): Promise<RowcastServer> {
+  if (config.port !== 0 && !(await portFree(config.port, config.host))) {
+    throw new RowcastError('unavailable', `cannot listen on ${config.host}:${config.port}: the port is already in use`);
+  }
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => log.warn({ err }, 'shutdown step failed'));
+  };
+  try {
+    let embedded: EmbeddedDatabase | null = null;
+    if (!config.databaseUrl) {
+      embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort });
+      cleanups.push(() => embedded!.stop());
+      log.info({ dataDir: config.dataDir, port: config.embeddedPgPort }, 'embedded PostgreSQL started');
+    }
+    const databaseUrl = config.databaseUrl ?? embedded!.url;
+    const database = await connect(databaseUrl);
+    cleanups.push(() => database.close());
+    const { applied } = await migrate(database.db);
+    if (applied.length > 0) log.info({ migrations: applied }, 'migrations applied');
+
+    const authenticator = await createAuthenticator(config.jwt);
+    if (authenticator.devMode) {
+      log.warn('OPEN DEV MODE: no ROWCAST_JWT_SECRET, ROWCAST_JWT_PUBLIC_KEY or ROWCAST_JWKS_URL is set, so every client is admin and reads everything');
+    }
+    const reader = new ChangeLogReader(database.db);
+    const catalog = new TableCatalog(database.db);
+    await catalog.refresh();
+    const listener = new WakeupListener(databaseUrl);
+    await listener.start();
+    cleanups.push(() => listener.close());
+    const feed = new ChangeFeed(
+      reader,
+      { pageSize: PAGE_SIZE, fallbackPollMs: config.fallbackPollMs, retentionMs: config.retentionMs, pruneEveryMs: 60_000 },
+      log,
+    );
+    const hub = new Hub({ reader, catalog, feedCursor: () => feed.cursor, pageSize: PAGE_SIZE });
+    feed.on('changes', (changes) => hub.publish(changes));
+    feed.on('health', (healthy) => (healthy ? log.info('change log readable') : log.warn('change log unreadable')));
+    const refreshCatalog = () => void catalog.refresh().catch((err: unknown) => log.warn({ err }, 'reloading exposed tables failed'));
+    catalog.on('changed', (keys) => {
+      log.info({ tables: keys }, 'exposed tables changed');
+      hub.revalidate(keys);
+    });
+    listener.on('wakeup', () => feed.wake());
+    listener.on('control', refreshCatalog);
+    listener.on('connected', () => {
+      log.info('LISTEN connection up');
+      refreshCatalog();
+      feed.wake();
+    });
+    listener.on('disconnected', (err) => log.warn({ err }, 'LISTEN connection down; reconnecting'));
+    await feed.start();
+    cleanups.push(() => feed.stop());
+
+    const connections = new ConnectionRegistry(config.maxConnections);
+    const { app, websockets } = createApp({
+      database,
+      reader,
+      feed,
+      listener,
+      hub,
+      catalog,
+      authenticator,
+      connections,
+      log,
+      limits: {
+        heartbeatMs: config.heartbeatMs,
+        sseKeepAliveMs: config.sseKeepAliveMs,
+        maxBufferBytes: config.maxBufferBytes,
+        rateLimit: config.rateLimit,
+      },
+    });
+    const wss = new WebSocketServer({
+      noServer: true,
+      // Frames over the limit are refused while being read (close 1009), never buffered whole.
+      maxPayload: config.maxMessageBytes,
+      perMessageDeflate: false,
+      handleProtocols: (offered) => (offered.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
+    });
+    const server = createAdaptorServer({ fetch: app.fetch, websocket: { server: wss } }) as Server;
+    const port = await listen(server, config.port, config.host);
+    cleanups.push(async () => {
+      websockets.stop();
+      connections.shutdownAll();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    });
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    log.info({ url }, 'Rowcast is serving');
+    let closing: Promise<void> | null = null;
+    return {
+      url,
+      port,
+      databaseUrl,
+      close: () => {
+        closing ??= Promise.race([cleanup(), new Promise<void>((r) => setTimeout(r, SHUTDOWN_GRACE_MS).unref())]);
+        return closing;
+      },
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Server-Sent Events, `GET /sse/:table` (CONTRACT §5). Everything that can be
+ * refused is checked before the stream starts, so refusals are HTTP statuses;
+ * after that each change is one event whose id is its cursor.
+ */
+import type { Context } from 'hono';
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
+import type { Logger } from 'pino';
+import type { Change } from '../capture/change.js';
+import { encodeCursor } from '../capture/cursor.js';
+import { asRowcastError, RowcastError } from '../errors.js';
+import type { Hub } from '../hub/hub.js';
+import type { Subscription, SubscriptionSink } from '../hub/subscription.js';
+import { SseQuerySchema } from '../protocol.js';
+import { tokenOf, type Authenticator } from './authenticate.js';
+import type { ConnectionRegistry, OpenConnection } from './connections.js';
+import { parseFeedQuery } from './feed-query.js';
+import { httpError } from './http-error.js';
+
+export interface SseDeps {
+  hub: Hub;
+  authenticator: Authenticator;
+  connections: ConnectionRegistry;
+  log: Logger;
+  keepAliveMs: number;
+  maxBufferBytes: number;
+}
+
+class SseConnection implements SubscriptionSink, OpenConnection {
+  readonly transport = 'sse' as const;
+  private stream: SSEStreamingApi | null = null;
+  /** Bytes handed to the stream and not yet flushed to the socket. */
+  private queuedBytes = 0;
+  private closed = false;
+  private finish: () => void = () => {};
+  readonly done = new Promise<void>((resolve) => {
+    this.finish = resolve;
+  });
+
+  constructor(private readonly deps: SseDeps) {}
+
+  attach(stream: SSEStreamingApi): void {
+    this.stream = stream;
+    stream.onAbort(() => this.close());
+  }
+
+  write(text: string): void {
+    const stream = this.stream;
+    if (this.closed || !stream) return;
+    const bytes = Buffer.byteLength(text);
+    this.queuedBytes += bytes;
+    stream.write(text).then(
+      () => {
+        this.queuedBytes -= bytes;
+      },
+      () => this.close(),
+    );
+    // A reader that does not keep up is dropped; it resumes with Last-Event-ID.
+    if (this.queuedBytes > this.deps.maxBufferBytes) this.close();
+  }
+
+  deliver(change: Change): void {
+    this.write(change.sseFrame);
+    this.deps.connections.delivered.sse += 1;
+  }
+
+  ended(subscription: Subscription, error: RowcastError): void {
+    this.deps.hub.remove(subscription);
+    this.write(`event: error\ndata: ${JSON.stringify({ code: error.code, message: error.message })}\n\n`);
+    this.close();
+  }
+
+  shutdown(): void {
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.finish();
+  }
+}
+
+export function sseHandler(deps: SseDeps) {
+  return async (c: Context): Promise<Response> => {
+    const url = new URL(c.req.url);
+    let connection: SseConnection;
+    let subscribed: Awaited<ReturnType<Hub['subscribe']>>;
+    try {
+      const principal = await deps.authenticator.authenticate(tokenOf(c.req.raw.headers, url));
+      const { query, filter } = parseFeedQuery(url, SseQuerySchema);
+      if (!deps.connections.hasRoom()) {
+        throw new RowcastError('too_many_connections', 'the server is at its connection limit');
+      }
+      const since = c.req.header('last-event-id') || query.since;
+      connection = new SseConnection(deps);
+      subscribed = await deps.hub.subscribe({
+        id: 'sse',
+        table: c.req.param('table') ?? '',
+        ...(query.ops ? { ops: query.ops } : {}),
+        ...(filter ? { filter } : {}),
+        ...(since ? { since } : {}),
+        principal,
+        sink: connection,
+      });
+    } catch (error) {
+      return httpError(c, asRowcastError(error));
+    }
+    const { subscription, start } = subscribed;
+    c.header('X-Accel-Buffering', 'no');
+    return streamSSE(
+      c,
+      async (stream) => {
+        deps.connections.add(connection);
+        connection.attach(stream);
+        // Tells the client where it starts, as a comment: EventSource ignores it.
+        connection.write(`: subscribed ${subscription.table.key} at ${encodeCursor(subscription.cursor)}\n\n`);
+        const keepAlive = setInterval(() => connection.write(': keep-alive\n\n'), deps.keepAliveMs);
+        try {
+          await start();
+          await connection.done;
+        } finally {
+          clearInterval(keepAlive);
+          deps.hub.unsubscribe(subscription);
+          deps.connections.delete(connection);
+        }
+      },
+      async (error) => {
+        deps.log.warn({ err: error }, 'SSE stream failed');
+      },
+    );
+  };
+}

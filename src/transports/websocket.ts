@@ -1,0 +1,302 @@
+/**
+ * WebSocket transport, `GET /ws` (CONTRACT §4). One WsConnection per socket:
+ * it parses and answers client messages, owns that client's subscriptions,
+ * and writes their changes. Nothing thrown here escapes a socket callback.
+ */
+import { randomUUID } from 'node:crypto';
+import { upgradeWebSocket, type WebSocketLike } from '@hono/node-server';
+import type { MiddlewareHandler } from 'hono';
+import type { WSContext, WSEvents } from 'hono/ws';
+import type { Logger } from 'pino';
+import type WebSocket from 'ws';
+import type { Change } from '../capture/change.js';
+import { encodeCursor } from '../capture/cursor.js';
+import { asRowcastError, RowcastError } from '../errors.js';
+import type { Principal } from '../hub/authorization.js';
+import type { Hub } from '../hub/hub.js';
+import type { Subscription, SubscriptionSink } from '../hub/subscription.js';
+import {
+  CloseCode,
+  parseClientMessage,
+  PROTOCOL_VERSION,
+  type ClientMessage,
+  type ErrorCode,
+  type ServerMessage,
+  type SubscribeMessage,
+} from '../protocol.js';
+import { tokenOf, type Authenticator } from './authenticate.js';
+import type { ConnectionRegistry, OpenConnection } from './connections.js';
+import { httpError } from './http-error.js';
+import { TokenBucket } from './token-bucket.js';
+
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
+
+export interface WebSocketDeps {
+  hub: Hub;
+  authenticator: Authenticator;
+  connections: ConnectionRegistry;
+  log: Logger;
+  heartbeatMs: number;
+  maxBufferBytes: number;
+  rateLimit: number;
+}
+
+/** Error codes a WebSocket client sees (CONTRACT §4): HTTP-only codes fold into invalid_message. */
+function wsCode(code: ErrorCode): ErrorCode {
+  return code === 'invalid_request' ? 'invalid_message' : code;
+}
+
+export class WsConnection implements SubscriptionSink, OpenConnection {
+  readonly transport = 'ws' as const;
+  readonly id = randomUUID();
+  private ws: WSContext<WebSocketLike> | null = null;
+  private readonly subscriptions = new Map<string, Subscription>();
+  /** Ids of subscriptions being set up, so a second subscribe with the id is refused. */
+  private readonly reserved = new Set<string>();
+  private readonly bucket: TokenBucket;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** Whether the peer answered the last ping. */
+  alive = true;
+
+  constructor(
+    private principal: Principal,
+    private readonly deps: WebSocketDeps,
+    /** The transport's set of open connections, for heartbeats. */
+    private readonly live: Set<WsConnection>,
+  ) {
+    this.bucket = new TokenBucket(deps.rateLimit);
+  }
+
+  /** Our WebSocketServer is `ws`, so the raw socket is a ws WebSocket. */
+  private get raw(): WebSocket | undefined {
+    return this.ws?.raw as WebSocket | undefined;
+  }
+
+  events(): WSEvents<WebSocketLike> {
+    return {
+      onOpen: (_event, ws) => this.guard(() => this.open(ws)),
+      onMessage: (event, ws) => this.guard(() => this.receive(event.data, ws)),
+      onClose: () => this.guard(() => this.cleanup()),
+      onError: () => this.guard(() => this.cleanup()),
+    };
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.deps.log.error({ err: error, connection: this.id }, 'websocket handler failed');
+    }
+  }
+
+  private open(ws: WSContext<WebSocketLike>): void {
+    this.ws = ws;
+    this.deps.connections.add(this);
+    this.live.add(this);
+    this.raw?.on('pong', () => {
+      this.alive = true;
+    });
+    this.send({ type: 'welcome', connection_id: this.id, protocol: PROTOCOL_VERSION, heartbeat_ms: this.deps.heartbeatMs });
+    this.watchExpiry();
+  }
+
+  private receive(data: unknown, ws: WSContext<WebSocketLike>): void {
+    this.ws = ws;
+    if (!this.bucket.take()) {
+      if (this.bucket.flooding()) {
+        this.close(CloseCode.policyViolation, 'rate limit exceeded repeatedly');
+        return;
+      }
+      this.sendError('rate_limited', `more than ${this.deps.rateLimit} messages per second`);
+      return;
+    }
+    if (typeof data !== 'string') {
+      this.sendError('invalid_message', 'frames must be JSON text');
+      return;
+    }
+    const parsed = parseClientMessage(data);
+    if (!parsed.ok) {
+      this.sendError(parsed.code, parsed.message, parsed.ref);
+      return;
+    }
+    this.dispatch(parsed.message);
+  }
+
+  private dispatch(message: ClientMessage): void {
+    switch (message.type) {
+      case 'subscribe':
+        void this.subscribe(message);
+        return;
+      case 'unsubscribe': {
+        const subscription = this.subscriptions.get(message.id);
+        if (!subscription) {
+          this.sendError('invalid_message', `no subscription ${message.id}`, message.id);
+          return;
+        }
+        this.subscriptions.delete(message.id);
+        this.deps.hub.unsubscribe(subscription);
+        this.send({ type: 'unsubscribed', id: message.id });
+        return;
+      }
+      case 'ping':
+        this.send(message.timestamp === undefined ? { type: 'pong' } : { type: 'pong', timestamp: message.timestamp });
+        return;
+      case 'auth':
+        void this.reauthenticate(message.token);
+        return;
+    }
+  }
+
+  private async subscribe(message: SubscribeMessage): Promise<void> {
+    const { id } = message;
+    try {
+      if (this.subscriptions.has(id) || this.reserved.has(id)) {
+        throw new RowcastError('invalid_message', `subscription id ${id} is already in use`);
+      }
+      if (this.subscriptions.size + this.reserved.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+        throw new RowcastError('too_many_subscriptions', `at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection`);
+      }
+      this.reserved.add(id);
+      const { subscription, start } = await this.deps.hub.subscribe({
+        id,
+        table: message.table,
+        ...(message.ops ? { ops: message.ops } : {}),
+        ...(message.filter ? { filter: message.filter } : {}),
+        ...(message.since ? { since: message.since } : {}),
+        principal: this.principal,
+        sink: this,
+      });
+      this.reserved.delete(id);
+      if (this.closed) {
+        this.deps.hub.unsubscribe(subscription);
+        return;
+      }
+      this.subscriptions.set(id, subscription);
+      const { schema, name } = subscription.table.info;
+      this.send({ type: 'subscribed', id, table: schema === 'public' ? name : `${schema}.${name}`, cursor: encodeCursor(subscription.cursor) });
+      await start();
+    } catch (error) {
+      this.reserved.delete(id);
+      const e = asRowcastError(error);
+      if (e.code === 'internal_error') this.deps.log.error({ err: e.cause, connection: this.id }, 'subscribe failed');
+      this.sendError(e.code, e.message, id);
+    }
+  }
+
+  private async reauthenticate(token: string): Promise<void> {
+    try {
+      this.principal = await this.deps.authenticator.authenticate(token);
+      this.watchExpiry();
+      this.send({ type: 'authenticated', exp: this.principal.exp });
+    } catch {
+      this.close(CloseCode.unauthorized, 'token invalid or expired');
+    }
+  }
+
+  /** Closes the socket with 4401 when the token expires, unless refreshed before. */
+  private watchExpiry(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    if (this.principal.exp === null) return;
+    const ms = Math.max(0, this.principal.exp * 1000 - Date.now());
+    this.expiryTimer = setTimeout(() => this.close(CloseCode.unauthorized, 'token expired'), Math.min(ms, 2 ** 31 - 1));
+    this.expiryTimer.unref();
+  }
+
+  deliver(change: Change, subscription: Subscription): void {
+    const raw = this.raw;
+    if (this.closed || !raw) return;
+    raw.send(change.wsFrame(subscription.id));
+    this.deps.connections.delivered.ws += 1;
+    // A reader that does not keep up is dropped; it resumes from its cursor.
+    if (raw.bufferedAmount > this.deps.maxBufferBytes) this.close(CloseCode.slowConsumer, 'slow consumer');
+  }
+
+  ended(subscription: Subscription, error: RowcastError): void {
+    if (this.subscriptions.get(subscription.id) === subscription) this.subscriptions.delete(subscription.id);
+    this.deps.hub.remove(subscription);
+    this.sendError(error.code, error.message, subscription.id);
+  }
+
+  /** One heartbeat tick: drop a peer that missed the last ping, else ping again. */
+  heartbeat(): void {
+    const raw = this.raw;
+    if (this.closed || !raw) return;
+    if (!this.alive) {
+      raw.terminate();
+      return;
+    }
+    this.alive = false;
+    raw.ping();
+  }
+
+  shutdown(): void {
+    this.close(CloseCode.shuttingDown, 'server shutting down');
+  }
+
+  private close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.ws?.close(code, reason);
+    this.cleanup();
+  }
+
+  private cleanup(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    for (const subscription of this.subscriptions.values()) this.deps.hub.unsubscribe(subscription);
+    this.subscriptions.clear();
+    this.deps.connections.delete(this);
+    this.live.delete(this);
+  }
+
+  private send(message: ServerMessage): void {
+    if (this.closed || !this.ws) return;
+    this.ws.send(JSON.stringify(message));
+  }
+
+  private sendError(code: ErrorCode, message: string, ref?: string): void {
+    this.send({ type: 'error', code: wsCode(code), message, ...(ref === undefined ? {} : { ref }) });
+  }
+}
+
+/**
+ * The `/ws` route: authenticates and checks the connection limit before the
+ * upgrade (so refusals are plain HTTP 401/503), and pings every connection
+ * each heartbeat.
+ */
+export class WebSocketTransport {
+  private readonly live = new Set<WsConnection>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly deps: WebSocketDeps) {
+    this.timer = setInterval(() => {
+      for (const connection of this.live) connection.heartbeat();
+    }, deps.heartbeatMs);
+    this.timer.unref();
+  }
+
+  handler(): MiddlewareHandler {
+    return async (c, next) => {
+      if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+        return httpError(c, new RowcastError('invalid_request', 'this route takes WebSocket upgrades'));
+      }
+      let principal: Principal;
+      try {
+        principal = await this.deps.authenticator.authenticate(tokenOf(c.req.raw.headers, new URL(c.req.url)));
+      } catch (error) {
+        return httpError(c, asRowcastError(error));
+      }
+      if (!this.deps.connections.hasRoom()) {
+        return httpError(c, new RowcastError('too_many_connections', 'the server is at its connection limit'));
+      }
+      const connection = new WsConnection(principal, this.deps, this.live);
+      return upgradeWebSocket(() => connection.events())(c, next);
+    };
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,123 @@
+-- Capture: applied at every start (create or replace), so fixing the trigger
+-- is a restart, not a migration.
+
+-- One generic statement-level trigger function. Transition tables make a
+-- 1000-row statement cost one INSERT ... SELECT and one notification, not 1000.
+-- The NOTIFY carries no data: it is only a wake-up hint, the log is the truth,
+-- so rows of any size work.
+create or replace function rowcast.capture() returns trigger
+language plpgsql as $$
+declare
+  captured bigint;
+begin
+  if tg_op = 'INSERT' then
+    insert into rowcast.changes (table_schema, table_name, op, "row")
+    select tg_table_schema, tg_table_name, 'INSERT', to_jsonb(n) from rowcast_new n;
+  elsif tg_op = 'DELETE' then
+    insert into rowcast.changes (table_schema, table_name, op, "row", old)
+    select tg_table_schema, tg_table_name, 'DELETE', to_jsonb(o), to_jsonb(o) from rowcast_old o;
+  else
+    -- Old and new transition rows are stored pairwise in the same order, so
+    -- ordinal pairing also survives an UPDATE of the primary key.
+    insert into rowcast.changes (table_schema, table_name, op, "row", old)
+    select tg_table_schema, tg_table_name, 'UPDATE', to_jsonb(n.r), to_jsonb(o.r)
+    from (select row_number() over () as i, n as r from rowcast_new n) n
+    join (select row_number() over () as i, o as r from rowcast_old o) o using (i)
+    order by i;
+  end if;
+  get diagnostics captured = row_count;
+  if captured > 0 then
+    perform pg_notify('rowcast_wakeup', '');
+  end if;
+  return null;
+end
+$$;
+
+-- Expose a table: register its read rule and install the capture triggers.
+-- Idempotent; a running server learns of it through rowcast_control.
+create or replace function rowcast.expose(
+  tbl regclass,
+  roles text[] default null,
+  owner_column name default null
+) returns void
+language plpgsql as $$
+declare
+  schema_name name;
+  rel_name name;
+begin
+  select n.nspname, c.relname into schema_name, rel_name
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where c.oid = tbl and c.relkind in ('r', 'p');
+  if rel_name is null then
+    raise exception 'rowcast.expose: % is not a table', tbl;
+  end if;
+  if schema_name = 'rowcast' then
+    raise exception 'rowcast.expose: tables of the rowcast schema cannot be exposed';
+  end if;
+  if not exists (select 1 from pg_index where indrelid = tbl and indisprimary) then
+    raise exception 'rowcast.expose: table %.% has no primary key', schema_name, rel_name;
+  end if;
+  if roles is not null and owner_column is not null then
+    raise exception 'rowcast.expose: give roles or owner_column, not both';
+  end if;
+  if owner_column is not null and not exists (
+    select 1 from pg_attribute
+    where attrelid = tbl and attname = owner_column and attnum > 0 and not attisdropped
+  ) then
+    raise exception 'rowcast.expose: table %.% has no column %', schema_name, rel_name, owner_column;
+  end if;
+
+  insert into rowcast.exposed_tables (table_schema, table_name, read_roles, owner_column)
+  values (schema_name, rel_name, roles, owner_column)
+  on conflict (table_schema, table_name)
+  do update set read_roles = excluded.read_roles, owner_column = excluded.owner_column;
+
+  -- Transition tables need one trigger per event.
+  execute format('drop trigger if exists rowcast_capture_insert on %s', tbl);
+  execute format('drop trigger if exists rowcast_capture_update on %s', tbl);
+  execute format('drop trigger if exists rowcast_capture_delete on %s', tbl);
+  execute format('create trigger rowcast_capture_insert after insert on %s '
+    'referencing new table as rowcast_new for each statement execute function rowcast.capture()', tbl);
+  execute format('create trigger rowcast_capture_update after update on %s '
+    'referencing old table as rowcast_old new table as rowcast_new '
+    'for each statement execute function rowcast.capture()', tbl);
+  execute format('create trigger rowcast_capture_delete after delete on %s '
+    'referencing old table as rowcast_old for each statement execute function rowcast.capture()', tbl);
+
+  perform pg_notify('rowcast_control', json_build_object(
+    'action', 'expose', 'schema', schema_name, 'table', rel_name)::text);
+end
+$$;
+
+create or replace function rowcast.unexpose(tbl regclass) returns void
+language plpgsql as $$
+declare
+  schema_name name;
+  rel_name name;
+begin
+  select n.nspname, c.relname into schema_name, rel_name
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = tbl;
+  execute format('drop trigger if exists rowcast_capture_insert on %s', tbl);
+  execute format('drop trigger if exists rowcast_capture_update on %s', tbl);
+  execute format('drop trigger if exists rowcast_capture_delete on %s', tbl);
+  delete from rowcast.exposed_tables where table_schema = schema_name and table_name = rel_name;
+  perform pg_notify('rowcast_control', json_build_object(
+    'action', 'unexpose', 'schema', schema_name, 'table', rel_name)::text);
+end
+$$;
+
+-- CONTRACT §2: the three demo tables are exposed after every start, with the
+-- default read rules of §7 unless a DBA already set their own.
+do $$
+begin
+  if not exists (select 1 from rowcast.exposed_tables where table_schema = 'public' and table_name = 'orders') then
+    perform rowcast.expose('public.orders', roles => array['admin', 'staff']);
+  end if;
+  if not exists (select 1 from rowcast.exposed_tables where table_schema = 'public' and table_name = 'posts') then
+    perform rowcast.expose('public.posts');
+  end if;
+  if not exists (select 1 from rowcast.exposed_tables where table_schema = 'public' and table_name = 'notifications') then
+    perform rowcast.expose('public.notifications', owner_column => 'user_id');
+  end if;
+end
+$$;
