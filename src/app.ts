@@ -24,11 +24,13 @@ export interface AppDeps {
   connections: ConnectionRegistry;
   log: Logger;
   limits: { heartbeatMs: number; sseKeepAliveMs: number; maxBufferBytes: number; rateLimit: number };
+  allowedOrigins: string[];
 }
 
 export function createApp(deps: AppDeps): { app: Hono; websockets: WebSocketTransport } {
   const app = new Hono();
   const { hub, authenticator, connections, log, limits } = deps;
+  const origins = { allowed: deps.allowedOrigins, permissive: authenticator.devMode };
   const websockets = new WebSocketTransport({
     hub,
     authenticator,
@@ -37,11 +39,12 @@ export function createApp(deps: AppDeps): { app: Hono; websockets: WebSocketTran
     heartbeatMs: limits.heartbeatMs,
     maxBufferBytes: limits.maxBufferBytes,
     rateLimit: limits.rateLimit,
+    origins,
   });
   app.get('/ws', websockets.handler());
   app.get(
     '/sse/:table',
-    sseHandler({ hub, authenticator, connections, log, keepAliveMs: limits.sseKeepAliveMs, maxBufferBytes: limits.maxBufferBytes }),
+    sseHandler({ hub, authenticator, connections, log, keepAliveMs: limits.sseKeepAliveMs, maxBufferBytes: limits.maxBufferBytes, origins }),
   );
   mountHttpRoutes(app, { ...deps, db: deps.database.db });
   app.notFound((c) => c.json({ error: { code: 'invalid_request', message: `no route ${c.req.method} ${c.req.path}` } }, 404));

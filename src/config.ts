@@ -31,6 +31,10 @@ const EnvSchema = z.object({
   ROWCAST_JWT_SECRET: z.string().min(1).optional(),
   ROWCAST_JWT_PUBLIC_KEY: z.string().min(1).optional(),
   ROWCAST_JWKS_URL: z.url().optional(),
+  ROWCAST_ALLOWED_ORIGINS: z
+    .string()
+    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+    .optional(),
   ROWCAST_MAX_CONNECTIONS: PositiveInt.default(10000),
   ROWCAST_MAX_MESSAGE_BYTES: PositiveInt.default(65536),
   ROWCAST_RATE_LIMIT: PositiveInt.default(50),
@@ -47,6 +51,8 @@ export interface Config {
   port: number;
   host: string;
   jwt: { secret?: string; publicKey?: string; jwksUrl?: string };
+  /** Browser origins allowed to open feeds; any origin in open dev mode. */
+  allowedOrigins: string[];
   maxConnections: number;
   maxMessageBytes: number;
   rateLimit: number;
@@ -87,6 +93,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       ...(e.ROWCAST_JWT_PUBLIC_KEY ? { publicKey: e.ROWCAST_JWT_PUBLIC_KEY } : {}),
       ...(e.ROWCAST_JWKS_URL ? { jwksUrl: e.ROWCAST_JWKS_URL } : {}),
     },
+    allowedOrigins: e.ROWCAST_ALLOWED_ORIGINS ?? [],
     maxConnections: e.ROWCAST_MAX_CONNECTIONS,
     maxMessageBytes: e.ROWCAST_MAX_MESSAGE_BYTES,
     rateLimit: e.ROWCAST_RATE_LIMIT,

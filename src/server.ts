@@ -134,6 +134,7 @@ export async function startRowcast(config: Config, log: Logger): Promise<Rowcast
         maxBufferBytes: config.maxBufferBytes,
         rateLimit: config.rateLimit,
       },
+      allowedOrigins: config.allowedOrigins,
     });
     const wss = new WebSocketServer({
       noServer: true,

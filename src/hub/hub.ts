@@ -119,6 +119,13 @@ export class Hub {
     }
   }
 
+  /** Applies a refreshed token: a subscription its new role may not read ends with `forbidden`. */
+  reauthorize(subscription: Subscription, principal: Principal): void {
+    if (!this.principals.has(subscription)) return;
+    this.principals.set(subscription, principal);
+    this.recheck(subscription, subscription.table, principal);
+  }
+
   /** Re-checks subscriptions of tables whose rule or columns changed or that were unexposed. */
   revalidate(keys: readonly string[]): void {
     for (const key of keys) {
@@ -132,16 +139,20 @@ export class Hub {
           subscription.end(new RowcastError('unknown_table', `table ${key} is no longer exposed`));
           continue;
         }
-        try {
-          const grant = readGrant(principal, table.info, table.rule);
-          if (JSON.stringify(grant) !== JSON.stringify(subscription.grant)) {
-            // The client resubscribes from its cursor under the new rule.
-            subscription.end(new RowcastError('forbidden', `the read rule of ${key} changed; subscribe again`));
-          }
-        } catch (error) {
-          subscription.end(asRowcastError(error));
-        }
+        this.recheck(subscription, table, principal);
       }
+    }
+  }
+
+  /** Ends a subscription whose grant is no longer what the rule gives; the client resubscribes from its cursor. */
+  private recheck(subscription: Subscription, table: ExposedTable, principal: Principal): void {
+    try {
+      const grant = readGrant(principal, table.info, table.rule);
+      if (JSON.stringify(grant) !== JSON.stringify(subscription.grant)) {
+        subscription.end(new RowcastError('forbidden', `what you may read of ${table.key} changed; subscribe again`));
+      }
+    } catch (error) {
+      subscription.end(asRowcastError(error));
     }
   }
 

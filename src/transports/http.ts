@@ -114,7 +114,12 @@ export function mountHttpRoutes(app: Hono, deps: HttpDeps): void {
     }
   });
 
-  app.get('/stats', (c) => {
+  app.get('/stats', async (c) => {
+    try {
+      await principalOf(c);
+    } catch (error) {
+      return httpError(c, asRowcastError(error));
+    }
     const stats = {
       connections: { ...deps.connections.counts },
       subscriptions: deps.hub.subscriptionCount,

@@ -16,6 +16,7 @@ import { tokenOf, type Authenticator } from './authenticate.js';
 import type { ConnectionRegistry, OpenConnection } from './connections.js';
 import { parseFeedQuery } from './feed-query.js';
 import { httpError } from './http-error.js';
+import { checkOrigin, type OriginPolicy } from './origin.js';
 
 export interface SseDeps {
   hub: Hub;
@@ -24,6 +25,7 @@ export interface SseDeps {
   log: Logger;
   keepAliveMs: number;
   maxBufferBytes: number;
+  origins: OriginPolicy;
 }
 
 class SseConnection implements SubscriptionSink, OpenConnection {
@@ -88,6 +90,7 @@ export function sseHandler(deps: SseDeps) {
     let subscribed: Awaited<ReturnType<Hub['subscribe']>>;
     try {
       const principal = await deps.authenticator.authenticate(tokenOf(c.req.raw.headers, url));
+      checkOrigin(c.req.raw.headers, deps.origins);
       const { query, filter } = parseFeedQuery(url, SseQuerySchema);
       if (!deps.connections.hasRoom()) {
         throw new RowcastError('too_many_connections', 'the server is at its connection limit');

@@ -27,6 +27,7 @@ import {
 import { tokenOf, type Authenticator } from './authenticate.js';
 import type { ConnectionRegistry, OpenConnection } from './connections.js';
 import { httpError } from './http-error.js';
+import { checkOrigin, type OriginPolicy } from './origin.js';
 import { TokenBucket } from './token-bucket.js';
 
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
@@ -39,6 +40,7 @@ export interface WebSocketDeps {
   heartbeatMs: number;
   maxBufferBytes: number;
   rateLimit: number;
+  origins: OriginPolicy;
 }
 
 /** Error codes a WebSocket client sees (CONTRACT §4): HTTP-only codes fold into invalid_message. */
@@ -188,6 +190,8 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
     try {
       this.principal = await this.deps.authenticator.authenticate(token);
       this.watchExpiry();
+      // A new role may read less: subscriptions it no longer allows end with `forbidden`.
+      for (const subscription of [...this.subscriptions.values()]) this.deps.hub.reauthorize(subscription, this.principal);
       this.send({ type: 'authenticated', exp: this.principal.exp });
     } catch {
       this.close(CloseCode.unauthorized, 'token invalid or expired');
@@ -285,6 +289,7 @@ export class WebSocketTransport {
       let principal: Principal;
       try {
         principal = await this.deps.authenticator.authenticate(tokenOf(c.req.raw.headers, new URL(c.req.url)));
+        checkOrigin(c.req.raw.headers, this.deps.origins);
       } catch (error) {
         return httpError(c, asRowcastError(error));
       }
