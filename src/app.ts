@@ -1,5 +1,6 @@
 /** The Hono application: every route of the contract, wired to its transport. */
 import { Hono } from 'hono';
+import { requestId } from 'hono/request-id';
 import type { Logger } from 'pino';
 import type { ChangeFeed } from './capture/change-feed.js';
 import type { ChangeLogReader } from './capture/change-log.js';
@@ -7,6 +8,7 @@ import type { WakeupListener } from './capture/listener.js';
 import type { Database } from './db/database.js';
 import type { Hub } from './hub/hub.js';
 import type { TableCatalog } from './hub/table-catalog.js';
+import type { ServerMetrics } from './observability/metrics.js';
 import type { Authenticator } from './transports/authenticate.js';
 import type { ConnectionRegistry } from './transports/connections.js';
 import { mountHttpRoutes } from './transports/http.js';
@@ -22,6 +24,7 @@ export interface AppDeps {
   catalog: TableCatalog;
   authenticator: Authenticator;
   connections: ConnectionRegistry;
+  metrics: ServerMetrics;
   log: Logger;
   limits: { heartbeatMs: number; sseKeepAliveMs: number; maxBufferBytes: number; rateLimit: number };
   allowedOrigins: string[];
@@ -29,6 +32,7 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps): { app: Hono; websockets: WebSocketTransport } {
   const app = new Hono();
+  app.use(requestId());
   const { hub, authenticator, connections, log, limits } = deps;
   const origins = { allowed: deps.allowedOrigins, permissive: authenticator.devMode };
   const websockets = new WebSocketTransport({
@@ -47,9 +51,10 @@ export function createApp(deps: AppDeps): { app: Hono; websockets: WebSocketTran
     sseHandler({ hub, authenticator, connections, log, keepAliveMs: limits.sseKeepAliveMs, maxBufferBytes: limits.maxBufferBytes, origins }),
   );
   mountHttpRoutes(app, { ...deps, db: deps.database.db });
+  app.get('/metrics', async (c) => c.body(await deps.metrics.registry.metrics(), 200, { 'content-type': deps.metrics.registry.contentType }));
   app.notFound((c) => c.json({ error: { code: 'invalid_request', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
   app.onError((error, c) => {
-    log.error({ err: error }, 'unhandled route error');
+    log.error({ err: error, requestId: c.get('requestId') }, 'unhandled route error');
     return c.json({ error: { code: 'internal_error', message: 'internal error' } }, 500);
   });
   return { app, websockets };

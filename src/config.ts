@@ -26,6 +26,7 @@ const DatabaseUrl = z
 
 const EnvSchema = z.object({
   DATABASE_URL: DatabaseUrl.optional(),
+  ROWCAST_LISTEN_URL: DatabaseUrl.optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   ROWCAST_JWT_SECRET: z.string().min(1).optional(),
@@ -48,6 +49,8 @@ const EnvSchema = z.object({
 export interface Config {
   /** null: start the embedded PostgreSQL under dataDir. */
   databaseUrl: string | null;
+  /** The LISTEN connection's own URL (it must not go through a transaction pooler); default databaseUrl. */
+  listenUrl: string | null;
   port: number;
   host: string;
   jwt: { secret?: string; publicKey?: string; jwksUrl?: string };
@@ -86,6 +89,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const e = parsed.data;
   return {
     databaseUrl: e.DATABASE_URL ?? null,
+    listenUrl: e.ROWCAST_LISTEN_URL ?? null,
     port: e.PORT,
     host: e.HOST,
     jwt: {

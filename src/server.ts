@@ -11,7 +11,7 @@ import { WebSocketServer } from 'ws';
 import { createApp } from './app.js';
 import { ChangeFeed } from './capture/change-feed.js';
 import { ChangeLogReader } from './capture/change-log.js';
-import { WakeupListener } from './capture/listener.js';
+import { WAKEUP_CHANNEL, WakeupListener } from './capture/listener.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
@@ -21,6 +21,7 @@ import { Hub } from './hub/hub.js';
 import { TableCatalog } from './hub/table-catalog.js';
 import { WS_SUBPROTOCOL } from './protocol.js';
 import { createAuthenticator } from './transports/authenticate.js';
+import { ServerMetrics } from './observability/metrics.js';
 import { ConnectionRegistry } from './transports/connections.js';
 
 export interface RowcastServer {
@@ -32,6 +33,7 @@ export interface RowcastServer {
 
 const PAGE_SIZE = 1000;
 const SHUTDOWN_GRACE_MS = 5000;
+const LISTEN_PROBE_MS = 3000;
 
 function portFree(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -59,6 +61,28 @@ async function connect(url: string): Promise<Database> {
     await database.close().catch(() => {});
     const where = new URL(url);
     throw new RowcastError('unavailable', `cannot reach PostgreSQL at ${where.hostname}:${where.port || 5432}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
+ * LISTEN through a transaction-pooling PgBouncer connects but never hears a
+ * NOTIFY; without this check such a server would only see changes at each
+ * fallback poll. One round trip at start tells.
+ */
+async function proveListenWorks(listener: WakeupListener, database: Database): Promise<void> {
+  const heard = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), LISTEN_PROBE_MS);
+    listener.once('wakeup', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  await sql`select pg_notify(${WAKEUP_CHANNEL}, '')`.execute(database.db);
+  if (!(await heard)) {
+    throw new RowcastError(
+      'unavailable',
+      `the LISTEN connection heard no NOTIFY within ${LISTEN_PROBE_MS} ms: is it behind a transaction-pooling PgBouncer? Point ROWCAST_LISTEN_URL at a direct or session-pooled connection`,
+    );
   }
 }
 
@@ -90,16 +114,25 @@ export async function startRowcast(config: Config, log: Logger): Promise<Rowcast
     const reader = new ChangeLogReader(database.db);
     const catalog = new TableCatalog(database.db);
     await catalog.refresh();
-    const listener = new WakeupListener(databaseUrl);
-    await listener.start();
+    const listenUrl = config.listenUrl ?? databaseUrl;
+    const listener = new WakeupListener(listenUrl);
+    await listener.start().catch((cause: Error) => {
+      throw new RowcastError('unavailable', `cannot LISTEN at ${new URL(listenUrl).host}: ${cause.message}`, { cause });
+    });
     cleanups.push(() => listener.close());
+    await proveListenWorks(listener, database);
     const feed = new ChangeFeed(
       reader,
       { pageSize: PAGE_SIZE, fallbackPollMs: config.fallbackPollMs, retentionMs: config.retentionMs, pruneEveryMs: 60_000 },
       log,
     );
     const hub = new Hub({ reader, catalog, feedCursor: () => feed.cursor, pageSize: PAGE_SIZE });
-    feed.on('changes', (changes) => hub.publish(changes));
+    const connections = new ConnectionRegistry(config.maxConnections);
+    const metrics = new ServerMetrics({ connections, hub, feed, listener });
+    feed.on('changes', (changes) => {
+      hub.publish(changes);
+      metrics.observeSent(changes);
+    });
     feed.on('health', (healthy) => (healthy ? log.info('change log readable') : log.warn('change log unreadable')));
     const refreshCatalog = () => void catalog.refresh().catch((err: unknown) => log.warn({ err }, 'reloading exposed tables failed'));
     catalog.on('changed', (keys) => {
@@ -117,7 +150,6 @@ export async function startRowcast(config: Config, log: Logger): Promise<Rowcast
     await feed.start();
     cleanups.push(() => feed.stop());
 
-    const connections = new ConnectionRegistry(config.maxConnections);
     const { app, websockets } = createApp({
       database,
       reader,
@@ -127,6 +159,7 @@ export async function startRowcast(config: Config, log: Logger): Promise<Rowcast
       catalog,
       authenticator,
       connections,
+      metrics,
       log,
       limits: {
         heartbeatMs: config.heartbeatMs,

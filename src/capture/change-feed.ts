@@ -32,6 +32,10 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
   healthy = false;
   /** Commit-to-publish delay of the last change published, in ms. */
   lagMs = 0;
+  /** Changes read from the log and published. */
+  changesRead = 0;
+  /** Changes removed by retention. */
+  changesPruned = 0;
   private running = false;
   private again = false;
   private stopped = false;
@@ -81,6 +85,7 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
           this.cursor = last && changes.length === this.options.pageSize ? last.cursor : head;
           if (last) {
             this.lagMs = Math.max(0, Date.now() - Date.parse(last.record.committedAt));
+            this.changesRead += changes.length;
             this.emit('changes', changes);
           }
         }
@@ -108,6 +113,7 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
     this.pruning = this.reader
       .prune(this.options.retentionMs)
       .then((n) => {
+        this.changesPruned += n;
         if (n > 0) this.log.info({ changes: n }, 'pruned history past retention');
       })
       .catch((error: unknown) => this.log.warn({ err: error }, 'pruning failed'))

@@ -33,6 +33,9 @@ export class WakeupListener extends EventEmitter<ListenerEvents> {
   private closed = false;
   private restarts = 0;
   connected = false;
+  /** Times the connection came back after being lost. */
+  reconnects = 0;
+  private everConnected = false;
 
   constructor(private readonly url: string) {
     super();
@@ -74,6 +77,8 @@ export class WakeupListener extends EventEmitter<ListenerEvents> {
   private setConnected(connected: boolean, error?: Error): void {
     if (this.connected === connected) return;
     this.connected = connected;
+    if (connected && this.everConnected) this.reconnects += 1;
+    if (connected) this.everConnected = true;
     if (connected) this.emit('connected');
     else this.emit('disconnected', error ?? new Error('LISTEN connection lost'));
   }

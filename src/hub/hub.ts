@@ -54,6 +54,15 @@ export class Hub {
     return this.principals.size;
   }
 
+  /** Live subscriptions per "schema.table". */
+  subscriptionsByTable(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const subscription of this.principals.keys()) {
+      counts.set(subscription.table.key, (counts.get(subscription.table.key) ?? 0) + 1);
+    }
+    return counts;
+  }
+
   /**
    * Validates and registers a subscription; checks its cursor against the log.
    * Changes published from here on queue in it until `start` replays the backlog.

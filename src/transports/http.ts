@@ -46,6 +46,9 @@ async function databaseUp(db: Kysely<RowcastTables>): Promise<boolean> {
 export function mountHttpRoutes(app: Hono, deps: HttpDeps): void {
   const principalOf = (c: Context) => deps.authenticator.authenticate(tokenOf(c.req.raw.headers, new URL(c.req.url)));
 
+  // Liveness: the process answers. /health is readiness: database and listener up.
+  app.get('/live', (c) => c.json({ status: 'alive' }));
+
   app.get('/health', async (c) => {
     const database = await databaseUp(deps.db);
     const listener = deps.listener.connected;
@@ -120,14 +123,20 @@ export function mountHttpRoutes(app: Hono, deps: HttpDeps): void {
     } catch (error) {
       return httpError(c, asRowcastError(error));
     }
+    const { connections, hub, feed, listener } = deps;
     const stats = {
-      connections: { ...deps.connections.counts },
-      subscriptions: deps.hub.subscriptionCount,
+      connections: { ...connections.counts },
+      subscriptions: hub.subscriptionCount,
       changes: {
-        received: deps.hub.received,
-        delivered: deps.connections.delivered.ws + deps.connections.delivered.sse,
+        received: hub.received,
+        delivered: connections.delivered.ws + connections.delivered.sse,
+        delivered_by_transport: { ...connections.delivered },
+        pruned: feed.changesPruned,
       },
-      listener: { connected: deps.listener.connected, lag_ms: deps.feed.lagMs },
+      listener: { connected: listener.connected, lag_ms: feed.lagMs, reconnects: listener.reconnects },
+      tables: Object.fromEntries([...hub.subscriptionsByTable()].map(([table, n]) => [table, { subscriptions: n }])),
+      refused: { ...connections.refused },
+      slow_consumer_drops: { ...connections.slowConsumerDrops },
     };
     return c.json(stats);
   });

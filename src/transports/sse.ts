@@ -58,7 +58,10 @@ class SseConnection implements SubscriptionSink, OpenConnection {
       () => this.close(),
     );
     // A reader that does not keep up is dropped; it resumes with Last-Event-ID.
-    if (this.queuedBytes > this.deps.maxBufferBytes) this.close();
+    if (this.queuedBytes > this.deps.maxBufferBytes) {
+      this.deps.connections.slowConsumerDrops.sse += 1;
+      this.close();
+    }
   }
 
   deliver(change: Change): void {
@@ -107,7 +110,9 @@ export function sseHandler(deps: SseDeps) {
         sink: connection,
       });
     } catch (error) {
-      return httpError(c, asRowcastError(error));
+      const e = asRowcastError(error);
+      if (e.code === 'unauthorized') deps.connections.refuse('unauthorized');
+      return httpError(c, e);
     }
     const { subscription, start } = subscribed;
     c.header('X-Accel-Buffering', 'no');

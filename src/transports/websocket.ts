@@ -80,7 +80,7 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
       onOpen: (_event, ws) => this.guard(() => this.open(ws)),
       onMessage: (event, ws) => this.guard(() => this.receive(event.data, ws)),
       onClose: () => this.guard(() => this.cleanup()),
-      onError: () => this.guard(() => this.cleanup()),
+      onError: () => this.guard(() => this.cleanup('socket error')),
     };
   }
 
@@ -101,6 +101,7 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
     });
     this.send({ type: 'welcome', connection_id: this.id, protocol: PROTOCOL_VERSION, heartbeat_ms: this.deps.heartbeatMs });
     this.watchExpiry();
+    this.deps.log.info({ connection: this.id, transport: 'ws', sub: this.principal.sub, role: this.principal.role }, 'client connected');
   }
 
   private receive(data: unknown, ws: WSContext<WebSocketLike>): void {
@@ -214,7 +215,11 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
     raw.send(change.wsFrame(subscription.id));
     this.deps.connections.delivered.ws += 1;
     // A reader that does not keep up is dropped; it resumes from its cursor.
-    if (raw.bufferedAmount > this.deps.maxBufferBytes) this.close(CloseCode.slowConsumer, 'slow consumer');
+    if (raw.bufferedAmount > this.deps.maxBufferBytes) {
+      this.deps.connections.slowConsumerDrops.ws += 1;
+      this.deps.log.info({ connection: this.id, buffered: raw.bufferedAmount }, 'dropping slow consumer');
+      this.close(CloseCode.slowConsumer, 'slow consumer');
+    }
   }
 
   ended(subscription: Subscription, error: RowcastError): void {
@@ -242,11 +247,12 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
   private close(code: number, reason: string): void {
     if (this.closed) return;
     this.ws?.close(code, reason);
-    this.cleanup();
+    this.cleanup(reason);
   }
 
-  private cleanup(): void {
+  private cleanup(reason = 'client closed'): void {
     if (this.closed) return;
+    this.deps.log.info({ connection: this.id, transport: 'ws', reason }, 'client disconnected');
     this.closed = true;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     for (const subscription of this.subscriptions.values()) this.deps.hub.unsubscribe(subscription);
@@ -291,7 +297,9 @@ export class WebSocketTransport {
         principal = await this.deps.authenticator.authenticate(tokenOf(c.req.raw.headers, new URL(c.req.url)));
         checkOrigin(c.req.raw.headers, this.deps.origins);
       } catch (error) {
-        return httpError(c, asRowcastError(error));
+        const e = asRowcastError(error);
+        this.deps.connections.refuse(e.code === 'unauthorized' ? 'unauthorized' : 'forbidden_origin');
+        return httpError(c, e);
       }
       if (!this.deps.connections.hasRoom()) {
         return httpError(c, new RowcastError('too_many_connections', 'the server is at its connection limit'));
