@@ -10,14 +10,17 @@
 -- waited on another's row lock wrote after that one committed).
 --
 -- Calls are serialized by the row lock on rowcast.sequencer, so any number of
--- server instances may call it; positions are global and shared.
+-- server instances may call it; positions are global and shared. A call that
+-- placed transactions notifies rowcast_wakeup, so every instance hears of them.
 create function rowcast.sequence() returns bigint
 language plpgsql as $$
 declare
   state rowcast.sequencer;
+  before bigint;
   tracking boolean := current_setting('track_commit_timestamp')::boolean;
 begin
   select * into state from rowcast.sequencer for update;
+  before := state.head_pos;
 
   -- One statement, so the visible changes and the in-progress list come from
   -- the same snapshot (pg_current_snapshot() is the statement's snapshot).
@@ -48,6 +51,11 @@ begin
       (select array_agg(x) from pg_snapshot_xip(pg_current_snapshot()) as x), '{}')
   returning * into state;
 
+  -- Writers skip their NOTIFY while a server is awake (see triggers/capture.sql);
+  -- this one wakes the other instances, once per pass instead of once per writer.
+  if state.head_pos > before then
+    perform pg_notify('rowcast_wakeup', '');
+  end if;
   return state.head_pos;
 end
 $$;

@@ -43,6 +43,7 @@ const EnvSchema = z.object({
   ROWCAST_MAX_BUFFER_BYTES: PositiveInt.default(8 * 1024 * 1024),
   ROWCAST_DATA_DIR: z.string().min(1).default('.rowcast'),
   ROWCAST_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  ROWCAST_WAKEUP: z.enum(['debounced', 'always']).default('debounced'),
   ROWCAST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -63,6 +64,8 @@ export interface Config {
   maxBufferBytes: number;
   dataDir: string;
   embeddedPgPort: number;
+  /** debounced: writers skip NOTIFY while a server is awake; always: every capturing transaction notifies. */
+  wakeup: 'debounced' | 'always';
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** WebSocket ping interval (CONTRACT §4: 30 s). */
   heartbeatMs: number;
@@ -105,6 +108,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBufferBytes: e.ROWCAST_MAX_BUFFER_BYTES,
     dataDir: e.ROWCAST_DATA_DIR,
     embeddedPgPort: e.ROWCAST_EMBEDDED_PG_PORT,
+    wakeup: e.ROWCAST_WAKEUP,
     logLevel: e.ROWCAST_LOG_LEVEL,
     heartbeatMs: 30_000,
     sseKeepAliveMs: 15_000,

@@ -12,6 +12,7 @@ import { createApp } from './app.js';
 import { ChangeFeed } from './capture/change-feed.js';
 import { ChangeLogReader } from './capture/change-log.js';
 import { WAKEUP_CHANNEL, WakeupListener } from './capture/listener.js';
+import { WakeupGate } from './capture/wakeup-gate.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.js';
@@ -125,6 +126,7 @@ export async function startRowcast(config: Config, log: Logger): Promise<Rowcast
       reader,
       { pageSize: PAGE_SIZE, fallbackPollMs: config.fallbackPollMs, retentionMs: config.retentionMs, pruneEveryMs: 60_000 },
       log,
+      config.wakeup === 'debounced' ? new WakeupGate(databaseUrl, database.pool) : null,
     );
     const hub = new Hub({ reader, catalog, feedCursor: () => feed.cursor, pageSize: PAGE_SIZE });
     const connections = new ConnectionRegistry(config.maxConnections);

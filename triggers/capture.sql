@@ -2,7 +2,7 @@
 -- is a restart, not a migration.
 
 -- One generic statement-level trigger function. Transition tables make a
--- 1000-row statement cost one INSERT ... SELECT and one notification, not 1000.
+-- 1000-row statement cost one INSERT ... SELECT and at most one notification.
 -- The NOTIFY carries no data: it is only a wake-up hint, the log is the truth,
 -- so rows of any size work.
 create or replace function rowcast.capture() returns trigger
@@ -27,7 +27,16 @@ begin
   end if;
   get diagnostics captured = row_count;
   if captured > 0 then
-    perform pg_notify('rowcast_wakeup', '');
+    -- Every capturing transaction holds this shared lock until it ends, so a
+    -- server about to sleep can wait out the writers that skipped their NOTIFY.
+    perform pg_advisory_xact_lock_shared(1919905635, 2);
+    -- A NOTIFY serializes commits on a database-wide lock, so it is only sent
+    -- when no server is awake: an awake server holds (1919905635, 1)
+    -- exclusively and reads the log in a loop anyway.
+    if pg_try_advisory_lock_shared(1919905635, 1) then
+      perform pg_advisory_unlock_shared(1919905635, 1);
+      perform pg_notify('rowcast_wakeup', '');
+    end if;
   end if;
   return null;
 end

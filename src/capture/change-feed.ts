@@ -12,6 +12,16 @@ import type { Change } from './change.js';
 import type { ChangeLogReader } from './change-log.js';
 import { compareCursors, type Cursor } from './cursor.js';
 import { backoffMs } from './listener.js';
+import type { WakeupGate } from './wakeup-gate.js';
+
+/** While awake, the log is polled this often when a pass found nothing… */
+const AWAKE_POLL_MS = 2;
+/** …and this many empty passes in a row send the feed back to sleep. */
+const AWAKE_IDLE_PASSES = 5;
+/** Longest pause between reads while waiting out writers before sleeping. */
+const SETTLE_POLL_MAX_MS = 250;
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export interface ChangeFeedEvents {
   changes: [changes: Change[]];
@@ -50,6 +60,8 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
     private readonly reader: ChangeLogReader,
     private readonly options: ChangeFeedOptions,
     private readonly log: Logger,
+    /** Debounced wake-ups; null when every writer notifies (ROWCAST_WAKEUP=always). */
+    private readonly gate: WakeupGate | null,
   ) {
     super();
   }
@@ -74,25 +86,43 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
     this.idle = this.drain();
   }
 
+  /**
+   * Reads until there is nothing more to read. In debounced mode a busy feed
+   * stays awake (writers skip their NOTIFY) and polls the log every few ms;
+   * before it sleeps it waits out writers that saw it awake, then reads once
+   * more (see WakeupGate).
+   */
   private async drain(): Promise<void> {
+    const gate = this.gate;
+    let idlePasses = 0;
+    let settleWaits = 0;
     try {
-      do {
+      for (;;) {
         this.again = false;
-        const head = await this.reader.sequence();
-        while (!this.stopped && compareCursors(this.cursor, head) < 0) {
-          const { changes } = await this.reader.readAfter(this.cursor, { limit: this.options.pageSize, upTo: head });
-          const last = changes.at(-1);
-          this.cursor = last && changes.length === this.options.pageSize ? last.cursor : head;
-          if (last) {
-            this.lagMs = Math.max(0, Date.now() - Date.parse(last.record.committedAt));
-            this.changesRead += changes.length;
-            this.emit('changes', changes);
+        const read = await this.readToHead();
+        if (this.stopped) break;
+        if (gate) {
+          if (read > 0) {
+            idlePasses = 0;
+            settleWaits = 0;
+            if (await gate.tryWake()) continue;
+          } else if (gate.awake && ++idlePasses < AWAKE_IDLE_PASSES) {
+            await delay(AWAKE_POLL_MS);
+            continue;
           }
+          await gate.sleep();
+          if (!(await gate.settled())) {
+            await delay(Math.min(SETTLE_POLL_MAX_MS, AWAKE_POLL_MS * 2 ** settleWaits++));
+            continue;
+          }
+          if ((await this.readToHead()) > 0) continue;
         }
-      } while (this.again && !this.stopped);
+        if (!this.again) break;
+      }
       this.failures = 0;
       this.setHealthy(true);
     } catch (error) {
+      await gate?.sleep().catch(() => {});
       this.setHealthy(false);
       this.log.warn({ err: error, attempt: this.failures }, 'reading the change log failed; retrying');
       this.failures += 1;
@@ -105,6 +135,24 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
     } finally {
       this.running = false;
     }
+  }
+
+  /** Sequences newly committed transactions and publishes everything up to the head; returns how many changes. */
+  private async readToHead(): Promise<number> {
+    const head = await this.reader.sequence();
+    let read = 0;
+    while (!this.stopped && compareCursors(this.cursor, head) < 0) {
+      const { changes } = await this.reader.readAfter(this.cursor, { limit: this.options.pageSize, upTo: head });
+      const last = changes.at(-1);
+      this.cursor = last && changes.length === this.options.pageSize ? last.cursor : head;
+      if (last) {
+        read += changes.length;
+        this.lagMs = Math.max(0, Date.now() - Date.parse(last.record.committedAt));
+        this.changesRead += changes.length;
+        this.emit('changes', changes);
+      }
+    }
+    return read;
   }
 
   /** Drops history past the retention window; several instances may prune at once. */
@@ -134,5 +182,6 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
     for (const timer of [this.retryTimer, this.pollTimer, this.pruneTimer]) if (timer) clearTimeout(timer);
     await this.idle;
     await this.pruning;
+    await this.gate?.close();
   }
 }

@@ -1,0 +1,92 @@
+/**
+ * Debounced wake-ups (ROWCAST_WAKEUP=debounced): writers skip their NOTIFY
+ * while the server is awake, and no wake-up is ever lost: a writer that saw
+ * "awake" and commits after the server's last read is still delivered at once.
+ * The fallback poll is set far out so that only a real wake-up can deliver.
+ */
+import type pg from 'pg';
+import { expect, test } from './support/fixtures.js';
+import { startTestServer } from './support/fixtures.js';
+import { waitFor } from './support/wait.js';
+import { TestWsClient } from './support/ws-client.js';
+
+const AWAKE_LOCK = "locktype = 'advisory' and classid = 1919905635 and objid = 1 and mode = 'ExclusiveLock' and granted";
+
+async function serverAwake(db: pg.Pool): Promise<boolean> {
+  const { rows } = await db.query(`select count(*)::int as n from pg_locks where ${AWAKE_LOCK} and database = (select oid from pg_database where datname = current_database())`);
+  return rows[0].n === 1;
+}
+
+test('a writer that saw the server awake and commits after its last read is delivered at once', async ({ database }) => {
+  const server = await startTestServer(database.url, { fallbackPollMs: 600_000 });
+  try {
+    const ws = await TestWsClient.connect(server.url);
+    await ws.subscribe({ id: 'p', table: 'posts' });
+
+    // Keep writing until the server is awake (it then holds the awake lock).
+    let load = true;
+    let written = 0;
+    const loader = (async () => {
+      while (load && written < 20_000) {
+        await database.query('insert into posts (title) values ($1)', [`load-${written++}`]);
+      }
+    })();
+    await waitFor(() => serverAwake(database.pool), { what: 'the server to be awake under load' });
+
+    // The late writer captures while the server is awake: its trigger skips the NOTIFY.
+    const late = await database.pool.connect();
+    await late.query('begin');
+    await late.query("insert into posts (title) values ('late')");
+    expect(await serverAwake(database.pool)).toBe(true);
+
+    load = false;
+    await loader;
+    await waitFor(() => ws.changes('p').length === written, { timeoutMs: 15_000, what: 'the load to be delivered' });
+    // The server stops being awake while the late writer is still open…
+    await waitFor(async () => !(await serverAwake(database.pool)), { what: 'the server to leave the awake state' });
+    // …and the late writer commits only now, with no NOTIFY of its own.
+    await late.query('commit');
+    late.release();
+
+    const all = await ws.waitForChanges(written + 1, 'p', 3_000);
+    expect(all.at(-1)?.row.title).toBe('late');
+    expect(all).toHaveLength(written + 1);
+    ws.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('an idle server is asleep: the first change after a quiet spell arrives through NOTIFY', async ({ database }) => {
+  const server = await startTestServer(database.url, { fallbackPollMs: 600_000 });
+  try {
+    const ws = await TestWsClient.connect(server.url);
+    await ws.subscribe({ id: 'p', table: 'posts' });
+    await database.query("insert into posts (title) values ('first')");
+    await ws.waitForChanges(1, 'p', 3_000);
+    await waitFor(async () => !(await serverAwake(database.pool)), { what: 'the server to fall asleep' });
+    await database.query("insert into posts (title) values ('after quiet')");
+    const changes = await ws.waitForChanges(2, 'p', 3_000);
+    expect(changes.map((c) => c.row.title)).toEqual(['first', 'after quiet']);
+    ws.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('ROWCAST_WAKEUP=always: the server never takes the awake lock, every writer notifies', async ({ database }) => {
+  const server = await startTestServer(database.url, { fallbackPollMs: 600_000, wakeup: 'always' });
+  try {
+    const ws = await TestWsClient.connect(server.url);
+    await ws.subscribe({ id: 'p', table: 'posts' });
+    for (let i = 0; i < 200; i++) {
+      await database.query('insert into posts (title) values ($1)', [`a-${i}`]);
+      expect(await serverAwake(database.pool)).toBe(false);
+    }
+    const changes = await ws.waitForChanges(200, 'p');
+    expect(changes.map((c) => c.row.title)).toEqual(Array.from({ length: 200 }, (_, i) => `a-${i}`));
+    ws.close();
+  } finally {
+    await server.close();
+  }
+});
