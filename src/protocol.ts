@@ -85,21 +85,32 @@ export function parseFilterCondition(text: string): FilterCondition | null {
 const MAX_FILTER_COLUMNS = 32;
 const ColumnNameSchema = z.string().min(1).max(63);
 
+/**
+ * Column → condition. Built with Object.fromEntries, never by assignment: a
+ * column may be named "__proto__", and assigning that key would drop it.
+ */
 export const FilterSchema = z
-  .record(ColumnNameSchema, z.string().max(4096))
-  .refine((f) => Object.keys(f).length <= MAX_FILTER_COLUMNS, {
-    message: `at most ${MAX_FILTER_COLUMNS} filtered columns`,
+  .custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
+    message: 'filter must be an object of column → condition',
   })
-  .superRefine((f, ctx) => {
-    for (const [column, expr] of Object.entries(f)) {
-      if (!parseFilterCondition(expr)) {
+  .transform((raw, ctx) => {
+    const entries = Object.entries(raw);
+    if (entries.length > MAX_FILTER_COLUMNS) {
+      ctx.addIssue({ code: 'custom', message: `at most ${MAX_FILTER_COLUMNS} filtered columns` });
+      return z.NEVER;
+    }
+    for (const [column, expr] of entries) {
+      if (!ColumnNameSchema.safeParse(column).success) {
+        ctx.addIssue({ code: 'custom', path: [column], message: 'column names are 1 to 63 characters' });
+      } else if (typeof expr !== 'string' || expr.length > 4096 || !parseFilterCondition(expr)) {
         ctx.addIssue({
           code: 'custom',
           path: [column],
-          message: `bad filter "${expr}": expected eq., neq., lt., lte., gt., gte., in.(…) or is.null|true|false`,
+          message: `bad filter ${JSON.stringify(expr)}: expected eq., neq., lt., lte., gt., gte., in.(…) or is.null|true|false`,
         });
       }
     }
+    return Object.fromEntries(entries) as Record<string, string>;
   });
 export type Filter = z.infer<typeof FilterSchema>;
 
