@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { ChangeFeed } from './capture/change-feed.js';
 import type { ChangeLogReader } from './capture/change-log.js';
 import type { WakeupListener } from './capture/listener.js';
+import { mountDashboard } from './dashboard/mount.js';
 import type { Database } from './db/database.js';
 import type { Hub } from './hub/hub.js';
 import type { TableCatalog } from './hub/table-catalog.js';
@@ -51,6 +52,7 @@ export function createApp(deps: AppDeps): { app: Hono; websockets: WebSocketTran
     sseHandler({ hub, authenticator, connections, log, keepAliveMs: limits.sseKeepAliveMs, maxBufferBytes: limits.maxBufferBytes, origins }),
   );
   mountHttpRoutes(app, { ...deps, db: deps.database.db });
+  mountDashboard(app);
   app.get('/metrics', async (c) => c.body(await deps.metrics.registry.metrics(), 200, { 'content-type': deps.metrics.registry.contentType }));
   app.notFound((c) => c.json({ error: { code: 'invalid_request', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
   app.onError((error, c) => {

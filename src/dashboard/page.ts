@@ -1,0 +1,127 @@
+/**
+ * The dashboard's script, run in the browser (bundled with the client SDK by
+ * bundle.ts): connects with the SDK, shows online/offline and the reconnect
+ * state, and one live panel per exposed table. When the server has auth on, it
+ * asks for a token and keeps it in sessionStorage.
+ */
+import { createClient, type ConnectionState } from '../client/index.js';
+import { TableView } from './table-view.js';
+
+type AnyTables = Record<string, Record<string, unknown>>;
+
+const TOKEN_KEY = 'rowcast.dashboard.token';
+/** Shown first, and on their own when the table list cannot be read. */
+const DEMO_TABLES = ['orders', 'posts', 'notifications'];
+
+function byId<T extends HTMLElement>(id: string): T {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`the page has no #${id}`);
+  return node as T;
+}
+
+function authorization(token: string | null): Record<string, string> {
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** A table as the server names it (`name` in public, else `schema.name`), with its columns in table order. */
+interface TableListing {
+  key: string;
+  columns: string[];
+}
+
+const DEMO_LISTING: TableListing[] = DEMO_TABLES.map((key) => ({ key, columns: [] }));
+
+/** The exposed tables, demo tables first; null when the server refuses the token. */
+async function exposedTables(token: string | null): Promise<TableListing[] | null> {
+  try {
+    const response = await fetch('/tables', { headers: authorization(token) });
+    if (response.status === 401) return null;
+    if (!response.ok) return DEMO_LISTING;
+    const body = (await response.json()) as { tables?: Array<{ schema: string; name: string; columns?: Array<{ name: string }> }> };
+    const listings = (body.tables ?? []).map((t) => ({
+      key: t.schema === 'public' ? t.name : `${t.schema}.${t.name}`,
+      columns: (t.columns ?? []).map((c) => c.name),
+    }));
+    const rank = (key: string) => (DEMO_TABLES.includes(key) ? DEMO_TABLES.indexOf(key) : DEMO_TABLES.length);
+    return listings.sort((a, b) => rank(a.key) - rank(b.key) || a.key.localeCompare(b.key));
+  } catch {
+    // Unreachable now: show the demo tables; the client reconnects when the server is back.
+    return DEMO_LISTING;
+  }
+}
+
+function describe(state: ConnectionState): string {
+  switch (state.kind) {
+    case 'connecting':
+      return 'connecting…';
+    case 'open':
+      return 'connected';
+    case 'reconnecting':
+      return `reconnecting: attempt ${state.attempt}, next try in ${(state.retryInMs / 1000).toFixed(1)} s (${state.reason})`;
+    case 'closed':
+      return state.error ? `stopped: ${state.error.message}` : 'closed';
+  }
+}
+
+function main(): void {
+  const indicator = byId('connection');
+  const detail = byId('connection-detail');
+  const login = byId<HTMLFormElement>('login');
+  const tokenInput = byId<HTMLInputElement>('token');
+  const loginError = byId('login-error');
+  const panels = byId('tables');
+
+  const renderState = (state: ConnectionState) => {
+    const online = state.kind === 'open';
+    indicator.textContent = online ? 'online' : 'offline';
+    indicator.className = `indicator ${online ? 'online' : 'offline'}`;
+    detail.textContent = describe(state);
+  };
+
+  const askForToken = (message: string) => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    login.hidden = false;
+    loginError.textContent = message;
+    detail.textContent = 'a token is needed';
+    tokenInput.focus();
+  };
+
+  const connect = (token: string | null, tables: TableListing[]) => {
+    login.hidden = true;
+    const client = createClient<AnyTables>({ url: window.location.origin, ...(token ? { token } : {}) });
+    const views = new Map<string, TableView>();
+    client.on('state', (state) => {
+      renderState(state);
+      if (state.kind !== 'open') for (const view of views.values()) view.markLive(false);
+    });
+    renderState(client.state);
+    panels.replaceChildren();
+    for (const { key, columns } of tables) {
+      const view = new TableView(key, columns);
+      views.set(key, view);
+      panels.append(view.root);
+      client.subscribe(key, { onSubscribed: () => view.markLive(true) }, (change) => view.add(change));
+    }
+    client.on('error', (error) => {
+      if (error.table) views.get(error.table)?.showProblem(`${error.code}: ${error.message}`);
+      if (client.state.kind === 'closed' && error.code === 'unauthorized') askForToken(error.message);
+    });
+  };
+
+  const start = async () => {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const tables = await exposedTables(token);
+    if (tables === null) askForToken(token ? 'The server refused this token.' : '');
+    else connect(token, tables);
+  };
+
+  login.addEventListener('submit', (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, tokenInput.value.trim());
+    tokenInput.value = '';
+    void start();
+  });
+  void start();
+}
+
+main();
