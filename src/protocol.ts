@@ -195,7 +195,7 @@ export const ChangeEventSchema = z.object({
   committed_at: z.string(),
 });
 /** The change event of CONTRACT §3, identical on every transport. */
-export type ChangeEvent<R extends Row = Row> = Omit<z.infer<typeof ChangeEventSchema>, 'row' | 'old'> & {
+export type ChangeEvent<R extends object = Row> = Omit<z.infer<typeof ChangeEventSchema>, 'row' | 'old'> & {
   row: R;
   old: R | null;
 };

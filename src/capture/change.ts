@@ -23,6 +23,8 @@ export class Change {
   /** "schema.table": the key subscriptions are indexed by. */
   readonly tableKey: string;
   private parsedRow: Row | undefined;
+  private parsedOld: Row | null | undefined;
+  private redacted: Change | undefined;
   private eventJson: string | undefined;
   private sseText: string | undefined;
   /** WebSocket frames by subscription id: most clients reuse a few ids. */
@@ -41,6 +43,17 @@ export class Change {
   get row(): Row {
     this.parsedRow ??= JSON.parse(this.record.rowJson) as Row;
     return this.parsedRow;
+  }
+
+  get old(): Row | null {
+    if (this.parsedOld === undefined) this.parsedOld = this.record.oldJson === null ? null : (JSON.parse(this.record.oldJson) as Row);
+    return this.parsedOld;
+  }
+
+  /** The same change without its previous row, for a reader who may not see that row. */
+  withoutOld(): Change {
+    this.redacted ??= new Change({ ...this.record, oldJson: null });
+    return this.redacted;
   }
 
   /** The change event of CONTRACT §3 as JSON, serialized once. */

@@ -67,21 +67,19 @@ export class Subscription {
     return this.matcher.grant;
   }
 
-  private accepts(change: Change): boolean {
-    return this.matcher.accepts(change);
-  }
-
   /** A live change from the hub. */
   offer(change: Change): void {
-    if (this.closed || compareCursors(change.cursor, this.after) <= 0 || !this.accepts(change)) return;
+    if (this.closed || compareCursors(change.cursor, this.after) <= 0) return;
+    const view = this.matcher.admit(change);
+    if (!view) return;
     if (this.pending) {
-      this.pending.push(change);
+      this.pending.push(view);
       if (this.pending.length > MAX_PENDING) {
         this.end(new RowcastError('rate_limited', 'too many changes arrived while the backlog was replayed; resume from your cursor'));
       }
       return;
     }
-    this.send(change);
+    this.send(view);
   }
 
   private send(change: Change): void {
@@ -100,7 +98,8 @@ export class Subscription {
       for (;;) {
         for (const change of page) {
           if (this.closed) return;
-          if (compareCursors(change.cursor, this.after) > 0 && this.accepts(change)) this.send(change);
+          const view = compareCursors(change.cursor, this.after) > 0 ? this.matcher.admit(change) : null;
+          if (view) this.send(view);
         }
         const last = page.at(-1);
         if (page.length < pageSize || !last) break;

@@ -101,7 +101,8 @@ export function mountHttpRoutes(app: Hono, deps: HttpDeps): void {
         });
         for (const change of page.changes) {
           after = change.cursor;
-          if (matcher.accepts(change)) changes.push(change);
+          const view = matcher.admit(change);
+          if (view) changes.push(view);
           if (changes.length === query.limit) break;
         }
         if (page.changes.length < query.limit && changes.length < query.limit) {
