@@ -35,6 +35,12 @@ export interface RowcastServer {
 const PAGE_SIZE = 1000;
 const SHUTDOWN_GRACE_MS = 5000;
 const LISTEN_PROBE_MS = 3000;
+const SHUTDOWN_DRAIN_MS = 1000;
+
+async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
 
 function portFree(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -183,6 +189,8 @@ export async function startRowcast(config: Config, log: Logger): Promise<Rowcast
     cleanups.push(async () => {
       websockets.stop();
       connections.shutdownAll();
+      // Let SSE streams send their last chunk and WebSockets their close frame.
+      await waitUntil(() => connections.size === 0, SHUTDOWN_DRAIN_MS);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -15,6 +15,12 @@ import type { ExposedTable } from './table-catalog.js';
 export interface SubscriptionSink {
   /** Writes one change to the client. */
   deliver(change: Change, subscription: Subscription): void;
+  /**
+   * Null when the client can take more now; else resolves once it has read
+   * enough. Backlog replay waits on it, so a client catching up at full speed
+   * is paced instead of dropped as a slow consumer.
+   */
+  whenWritable(): Promise<void> | null;
   /** The server ended the subscription (table unexposed, rule changed, backlog failed). */
   ended(subscription: Subscription, error: RowcastError): void;
 }
@@ -97,9 +103,8 @@ export class Subscription {
       let page = firstPage;
       for (;;) {
         for (const change of page) {
-          if (this.closed) return;
           const view = compareCursors(change.cursor, this.after) > 0 ? this.matcher.admit(change) : null;
-          if (view) this.send(view);
+          if (view && !(await this.sendPaced(view))) return;
         }
         const last = page.at(-1);
         if (page.length < pageSize || !last) break;
@@ -113,12 +118,22 @@ export class Subscription {
       this.end(asRowcastError(error));
       return;
     }
+    // Live changes keep queueing behind until the queue is empty, so order holds.
     const queued = this.pending ?? [];
-    this.pending = null;
-    for (const change of queued) {
-      if (this.closed) return;
-      if (compareCursors(change.cursor, this.after) > 0) this.send(change);
+    for (let i = 0; i < queued.length; i++) {
+      const change = queued[i] as Change;
+      if (compareCursors(change.cursor, this.after) > 0 && !(await this.sendPaced(change))) return;
     }
+    this.pending = null;
+  }
+
+  /** Sends once the client can take it; false when the subscription ended meanwhile. */
+  private async sendPaced(change: Change): Promise<boolean> {
+    const wait = this.sink.whenWritable();
+    if (wait) await wait;
+    if (this.closed) return false;
+    this.send(change);
+    return true;
   }
 
   /** Ends it from the server side; the hub forgets it through the sink. */

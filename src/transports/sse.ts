@@ -34,6 +34,9 @@ class SseConnection implements SubscriptionSink, OpenConnection {
   /** Bytes handed to the stream and not yet flushed to the socket. */
   private queuedBytes = 0;
   private closed = false;
+  /** Backlog replays waiting for the stream to drain. */
+  private writers: Array<() => void> = [];
+  private expiryTimer: NodeJS.Timeout | null = null;
   private finish: () => void = () => {};
   readonly done = new Promise<void>((resolve) => {
     this.finish = resolve;
@@ -54,6 +57,7 @@ class SseConnection implements SubscriptionSink, OpenConnection {
     stream.write(text).then(
       () => {
         this.queuedBytes -= bytes;
+        if (this.queuedBytes <= this.deps.maxBufferBytes / 2) this.wakeWriters();
       },
       () => this.close(),
     );
@@ -69,8 +73,33 @@ class SseConnection implements SubscriptionSink, OpenConnection {
     this.deps.connections.delivered.sse += 1;
   }
 
+  whenWritable(): Promise<void> | null {
+    if (this.closed || this.queuedBytes <= this.deps.maxBufferBytes / 2) return null;
+    return new Promise((resolve) => this.writers.push(resolve));
+  }
+
+  private wakeWriters(): void {
+    const writers = this.writers;
+    this.writers = [];
+    for (const resolve of writers) resolve();
+  }
+
   ended(subscription: Subscription, error: RowcastError): void {
     this.deps.hub.remove(subscription);
+    this.fail(error);
+  }
+
+  /** A stream does not outlive its token: at `exp` it ends with an `unauthorized` error event. */
+  expireAt(exp: number | null): void {
+    if (exp === null) return;
+    this.expiryTimer = setTimeout(
+      () => this.fail(new RowcastError('unauthorized', 'token expired')),
+      Math.min(Math.max(0, exp * 1000 - Date.now()), 2 ** 31 - 1),
+    );
+    this.expiryTimer.unref();
+  }
+
+  private fail(error: RowcastError): void {
     this.write(`event: error\ndata: ${JSON.stringify({ code: error.code, message: error.message })}\n\n`);
     this.close();
   }
@@ -82,6 +111,8 @@ class SseConnection implements SubscriptionSink, OpenConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.wakeWriters();
     this.finish();
   }
 }
@@ -100,6 +131,7 @@ export function sseHandler(deps: SseDeps) {
       }
       const since = c.req.header('last-event-id') || query.since;
       connection = new SseConnection(deps);
+      connection.expireAt(principal.exp);
       subscribed = await deps.hub.subscribe({
         id: 'sse',
         table: c.req.param('table') ?? '',

@@ -31,6 +31,8 @@ import { checkOrigin, type OriginPolicy } from './origin.js';
 import { TokenBucket } from './token-bucket.js';
 
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
+/** How often a paced backlog replay looks whether the socket drained. */
+const DRAIN_POLL_MS = 5;
 
 export interface WebSocketDeps {
   hub: Hub;
@@ -220,6 +222,16 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
       this.deps.log.info({ connection: this.id, buffered: raw.bufferedAmount }, 'dropping slow consumer');
       this.close(CloseCode.slowConsumer, 'slow consumer');
     }
+  }
+
+  whenWritable(): Promise<void> | null {
+    const raw = this.raw;
+    const low = this.deps.maxBufferBytes / 2;
+    if (this.closed || !raw || raw.bufferedAmount <= low) return null;
+    return new Promise((resolve) => {
+      const check = () => (this.closed || raw.bufferedAmount <= low ? resolve() : setTimeout(check, DRAIN_POLL_MS));
+      setTimeout(check, DRAIN_POLL_MS);
+    });
   }
 
   ended(subscription: Subscription, error: RowcastError): void {
