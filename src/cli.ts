@@ -1,27 +1,38 @@
 /**
- * The `rowcast` command. Configuration is read here, once; every failure to
- * start is one clear line on stderr and a non-zero exit, never a stack trace.
+ * The `rowcast` command. Configuration is read here, once per command; every
+ * failure is one clear line on stderr and an exit code: 0 ok, 1 runtime
+ * failure, 2 usage or configuration error. Never a stack trace.
  */
-import { Command } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
+import { formatConfig } from './cli/config-report.js';
+import { withDatabase } from './cli/database.js';
+import { describeRule, entryJson, exposeTable, formatList, listExposed, unexposeTable } from './cli/exposure.js';
+import { readTypeSources, renderTypes } from './cli/type-generator.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { RowcastError } from './errors.js';
-import { startRowcast } from './server.js';
+import type { Database } from './db/database.js';
+import { migrate } from './db/migrate.js';
+import type { ReadRule } from './hub/authorization.js';
 
-const EXIT_CONFIG = 2;
-const EXIT_START = 1;
+const EXIT_RUNTIME = 1;
+const EXIT_USAGE = 2;
 
 function fail(error: unknown): never {
+  if (error instanceof CommanderError) {
+    // Commander already printed the message (see configureOutput below).
+    process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE);
+  }
   if (error instanceof ConfigError) {
     process.stderr.write(`rowcast: ${error.message}\n`);
-    process.exit(EXIT_CONFIG);
+    process.exit(EXIT_USAGE);
   }
-  const message = error instanceof RowcastError ? error.message : error instanceof Error ? error.message : String(error);
-  process.stderr.write(`rowcast: ${message}\n`);
-  process.exit(EXIT_START);
+  process.stderr.write(`rowcast: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(EXIT_RUNTIME);
 }
 
 async function serve(config: Config): Promise<void> {
+  // Loaded here so that the short-lived commands do not load the whole server.
+  const { startRowcast } = await import('./server.js');
   const log = pino({ level: config.logLevel, base: { service: 'rowcast' } });
   const server = await startRowcast(config, log);
   let stopping = false;
@@ -35,15 +46,133 @@ async function serve(config: Config): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
-export async function main(argv: string[]): Promise<void> {
-  const program = new Command('rowcast')
-    .description('PostgreSQL change feed: committed rows pushed over WebSocket and Server-Sent Events')
-    .showHelpAfterError();
-  program
-    .command('serve', { isDefault: true })
-    .description('run the server (embedded PostgreSQL unless DATABASE_URL is set)')
-    .action(async () => serve(loadConfig(process.env)));
-  await program.parseAsync(argv);
+function checkConfig(): void {
+  try {
+    process.stdout.write(formatConfig(loadConfig(process.env)));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // One line per problem, so each names its variable.
+    for (const problem of error.problems) process.stderr.write(`rowcast: invalid configuration: ${problem}\n`);
+    process.exit(EXIT_USAGE);
+  }
 }
 
-main(process.argv).catch(fail);
+function parseRoles(text: string): string[] {
+  const roles = text.split(',').map((r) => r.trim());
+  if (roles.some((r) => r === '')) throw new InvalidArgumentError('expected role names separated by commas, like admin,staff');
+  return roles;
+}
+
+function parseColumn(text: string): string {
+  if (text.trim() === '') throw new InvalidArgumentError('expected a column name');
+  return text;
+}
+
+interface ExposeOptions {
+  roles?: string[];
+  ownerColumn?: string;
+  public?: boolean;
+}
+
+function ruleFrom(options: ExposeOptions): ReadRule {
+  if (options.roles) return { kind: 'roles', roles: options.roles };
+  if (options.ownerColumn) return { kind: 'owner', column: options.ownerColumn };
+  return { kind: 'authenticated' };
+}
+
+/** Runs `work` on the command's database, with the configuration of the environment. */
+function onDatabase<T>(requireInstalled: boolean, work: (database: Database) => Promise<T>): Promise<T> {
+  return withDatabase(loadConfig(process.env), { requireInstalled }, work);
+}
+
+async function expose(table: string, options: ExposeOptions): Promise<void> {
+  const result = await onDatabase(true, (database) => exposeTable(database.pool, table, ruleFrom(options)));
+  const now = describeRule(result.rule);
+  const was = result.previous ? describeRule(result.previous) : null;
+  process.stdout.write(`exposed ${result.key}, read rule: ${now}${was !== null && was !== now ? ` (was: ${was})` : ''}\n`);
+}
+
+async function unexpose(table: string): Promise<void> {
+  const result = await onDatabase(true, (database) => unexposeTable(database.pool, table));
+  process.stdout.write(result.previous ? `unexposed ${result.key}\n` : `${result.key} was not exposed; nothing changed\n`);
+}
+
+async function list(options: { json?: boolean }): Promise<void> {
+  const entries = await onDatabase(true, (database) => listExposed(database.pool));
+  process.stdout.write(options.json ? `${JSON.stringify({ tables: entries.map(entryJson) }, null, 2)}\n` : formatList(entries));
+}
+
+async function migrateCommand(): Promise<void> {
+  const { applied } = await onDatabase(false, (database) => migrate(database.db));
+  process.stdout.write(applied.length > 0 ? `applied migrations: ${applied.join(', ')}\n` : 'no pending migrations\n');
+  process.stdout.write('capture functions and triggers installed\n');
+}
+
+async function types(): Promise<void> {
+  const sources = await onDatabase(true, (database) => readTypeSources(database.pool));
+  process.stdout.write(renderTypes(sources));
+}
+
+const DATABASE_HELP = `
+Database: DATABASE_URL, else the embedded PostgreSQL of \`npm start\` (ROWCAST_DATA_DIR,
+default .rowcast): joined when a server runs it, else started for the command and stopped after.`;
+
+function buildProgram(): Command {
+  const program = new Command('rowcast')
+    .description('PostgreSQL change feed: committed rows pushed over WebSocket and Server-Sent Events')
+    // Usage errors are thrown to fail() (exit 2) instead of exiting with commander's code 1.
+    .exitOverride();
+  program
+    .command('serve', { isDefault: true })
+    .description('run the server (the default command; embedded PostgreSQL unless DATABASE_URL is set)')
+    // As the default command, serve receives any unknown command name.
+    .allowExcessArguments()
+    .action(async (_options: unknown, command: Command) => {
+      if (command.args.length > 0) program.error(`unknown command '${command.args[0]}'`, { exitCode: EXIT_USAGE });
+      await serve(loadConfig(process.env));
+    });
+  program
+    .command('expose')
+    .description('serve a table to clients, with a read rule; a running server picks it up within 2 s')
+    .argument('<table>', 'the table, e.g. public.invoices; it needs a primary key')
+    .addOption(new Option('--roles <roles>', 'only these roles may read, comma-separated (role admin always may)').argParser(parseRoles).conflicts(['ownerColumn', 'public']))
+    .addOption(new Option('--owner-column <column>', "clients read only rows whose <column> equals their token's sub").argParser(parseColumn).conflicts(['roles', 'public']))
+    .addOption(new Option('--public', 'any authenticated client may read (the default rule)').conflicts(['roles', 'ownerColumn']))
+    .addHelpText('after', `\nThe same as: select rowcast.expose('public.invoices', roles => array['admin','staff']);\n${DATABASE_HELP}`)
+    .action(expose);
+  program
+    .command('unexpose')
+    .description('stop serving a table; its subscribers get an error')
+    .argument('<table>', 'the table, e.g. public.invoices')
+    .addHelpText('after', `\nThe same as: select rowcast.unexpose('public.invoices');\n${DATABASE_HELP}`)
+    .action(unexpose);
+  program
+    .command('list')
+    .description('the exposed tables and their read rules')
+    .option('--json', 'print JSON instead of text')
+    .addHelpText('after', DATABASE_HELP)
+    .action(list);
+  program
+    .command('migrate')
+    .description('apply the migrations of sql/ and the capture SQL of triggers/, then exit')
+    .addHelpText('after', DATABASE_HELP)
+    .action(migrateCommand);
+  program
+    .command('types')
+    .description('print TypeScript row types of the exposed tables, e.g. rowcast types > src/rowcast-types.ts')
+    .addHelpText('after', DATABASE_HELP)
+    .action(types);
+  program
+    .command('check-config')
+    .description('validate the environment and print the effective configuration, secrets hidden')
+    .action(checkConfig);
+  for (const command of [program, ...program.commands]) {
+    const help = command === program ? 'rowcast --help' : `rowcast ${command.name()} --help`;
+    command.configureOutput({
+      outputError: (message, write) => write(`rowcast: ${message.replace(/^error: /, '').trim()} (see ${help})\n`),
+    });
+  }
+  return program;
+}
+
+buildProgram().parseAsync(process.argv).catch(fail);
