@@ -41,12 +41,16 @@ function ruleOf(row: CatalogRow): ReadRule {
 export class TableCatalog extends EventEmitter<CatalogEvents> {
   private tables = new Map<string, ExposedTable>();
   private signature = new Map<string, string>();
+  /** Reloads run concurrently (one per notification); only a newer one may replace the state. */
+  private started = 0;
+  private applied = 0;
 
   constructor(private readonly db: Kysely<RowcastTables>) {
     super();
   }
 
   async refresh(): Promise<void> {
+    const generation = ++this.started;
     const { rows } = await sql<CatalogRow>`
       select e.table_schema, e.table_name, e.read_roles, e.owner_column,
         (select json_agg(json_build_object(
@@ -63,6 +67,8 @@ export class TableCatalog extends EventEmitter<CatalogEvents> {
       join pg_namespace n on n.nspname = e.table_schema
       join pg_class c on c.relnamespace = n.oid and c.relname = e.table_name
       order by e.table_schema, e.table_name`.execute(this.db);
+    if (generation < this.applied) return;
+    this.applied = generation;
     const next = new Map<string, ExposedTable>();
     const nextSignature = new Map<string, string>();
     for (const row of rows) {
