@@ -4,14 +4,14 @@
  * failure, 2 usage or configuration error. Never a stack trace.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { pino } from 'pino';
-import { formatConfig } from './cli/config-report.js';
+import { formatConfig, redactUrl } from './cli/config-report.js';
 import { withDatabase } from './cli/database.js';
 import { describeRule, entryJson, exposeTable, formatList, listExposed, unexposeTable } from './cli/exposure.js';
 import { readTypeSources, renderTypes } from './cli/type-generator.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { Database } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import { createLogger } from './observability/logger.js';
 import type { ReadRule } from './hub/authorization.js';
 
 const EXIT_RUNTIME = 1;
@@ -33,7 +33,8 @@ function fail(error: unknown): never {
 async function serve(config: Config): Promise<void> {
   // Loaded here so that the short-lived commands do not load the whole server.
   const { startRowcast } = await import('./server.js');
-  const log = pino({ level: config.logLevel, base: { service: 'rowcast' } });
+  const log = createLogger(config.logLevel);
+  log.info({ config: { ...config, jwt: Object.keys(config.jwt), databaseUrl: config.databaseUrl ? redactUrl(config.databaseUrl) : 'embedded', listenUrl: config.listenUrl ? redactUrl(config.listenUrl) : null } }, 'starting');
   const server = await startRowcast(config, log);
   let stopping = false;
   const stop = (signal: string) => {
@@ -127,9 +128,18 @@ function buildProgram(): Command {
     .description('run the server (the default command; embedded PostgreSQL unless DATABASE_URL is set)')
     // As the default command, serve receives any unknown command name.
     .allowExcessArguments()
-    .action(async (_options: unknown, command: Command) => {
+    .option('--port <port>', 'where to listen (overrides PORT)')
+    .option('--host <host>', 'where to listen (overrides HOST)')
+    .option('--database-url <url>', 'PostgreSQL to use instead of the embedded one (overrides DATABASE_URL)')
+    .action(async (options: { port?: string; host?: string; databaseUrl?: string }, command: Command) => {
       if (command.args.length > 0) program.error(`unknown command '${command.args[0]}'`, { exitCode: EXIT_USAGE });
-      await serve(loadConfig(process.env));
+      // Flags are validated by the same schema as the environment they override.
+      const flags = {
+        ...(options.port !== undefined ? { PORT: options.port } : {}),
+        ...(options.host !== undefined ? { HOST: options.host } : {}),
+        ...(options.databaseUrl !== undefined ? { DATABASE_URL: options.databaseUrl } : {}),
+      };
+      await serve(loadConfig({ ...process.env, ...flags }));
     });
   program
     .command('expose')

@@ -36,3 +36,11 @@ test('a malformed DATABASE_URL is a configuration error: exit 2, one line', asyn
   expect(result.stderr.trim().split('\n')).toHaveLength(1);
   expect(result.stderr).toContain('DATABASE_URL');
 });
+
+test('serve flags override the environment and are validated like it', async ({ database }) => {
+  const bad = await runCli(['serve', '--port', '70000'], { DATABASE_URL: database.url });
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toContain('PORT');
+  const unknown = await runCli(['serve', '--bogus'], { DATABASE_URL: database.url });
+  expect(unknown.code).toBe(2);
+});
