@@ -26,13 +26,14 @@ create table rowcast.transactions (
 );
 
 -- The sequencer's horizon: every change with seq <= horizon_seq whose xid is
--- not in in_progress has been given a position. pruned_* mark what retention
+-- neither in in_progress nor >= snapshot_xmax has been given a position. pruned_* mark what retention
 -- removed, so an older cursor is refused instead of silently skipping.
 create table rowcast.sequencer (
   singleton boolean primary key default true check (singleton),
   head_pos bigint not null default 0,
   horizon_seq bigint not null default 0,
   in_progress xid8[] not null default '{}',
+  snapshot_xmax xid8 not null default '0',
   pruned_pos bigint not null default 0,
   pruned_seq bigint not null default 0
 );

@@ -29,6 +29,12 @@ begin
     union all
     select xid, seq from rowcast.changes
     where xid = any (state.in_progress) and seq <= state.horizon_seq
+    union all
+    -- A snapshot lists running transactions only below its xmax (the newest
+    -- finished xid + 1): one that is newer than every finished one is running
+    -- too, and may have written below the horizon.
+    select xid, seq from rowcast.changes
+    where xid >= state.snapshot_xmax and seq <= state.horizon_seq
   ), fresh as (
     select xid, max(seq) as last_seq from candidates group by xid
   ), stamped as (
@@ -48,7 +54,8 @@ begin
     head_pos = coalesce((select max(pos) from placed), state.head_pos),
     horizon_seq = greatest(state.horizon_seq, coalesce((select max(last_seq) from fresh), 0)),
     in_progress = coalesce(
-      (select array_agg(x) from pg_snapshot_xip(pg_current_snapshot()) as x), '{}')
+      (select array_agg(x) from pg_snapshot_xip(pg_current_snapshot()) as x), '{}'),
+    snapshot_xmax = pg_snapshot_xmax(pg_current_snapshot())
   returning * into state;
 
   -- Writers skip their NOTIFY while a server is awake (see triggers/capture.sql);

@@ -46,9 +46,12 @@ export function openDatabase(url: string, options: { max?: number } = {}): Datab
     connectionTimeoutMillis: 5000,
     application_name: 'rowcast',
   });
-  // An idle client losing its connection (PostgreSQL restart) must not crash
-  // the process; the next query reconnects.
+  // A client losing its connection (PostgreSQL restart) must not crash the
+  // process. pg-pool handles idle clients; a checked-out client has no error
+  // listener of its own, and its socket error would be an unhandled 'error'
+  // event. The query in flight still fails, and the pool drops the client.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<RowcastTables>({ dialect: new PostgresDialect({ pool }) });
   return {
     pool,
