@@ -35,7 +35,12 @@ async function serve(config: Config): Promise<void> {
   const { startRowcast } = await import('./server.js');
   const log = createLogger(config.logLevel);
   log.info({ config: { ...config, jwt: Object.keys(config.jwt), databaseUrl: config.databaseUrl ? redactUrl(config.databaseUrl) : 'embedded', listenUrl: config.listenUrl ? redactUrl(config.listenUrl) : null } }, 'starting');
-  const server = await startRowcast(config, log);
+  // Every way start-up fails (port in use, database unreachable, LISTEN broken, data
+  // directory in use) is the operator's environment: a usage error, not a crash.
+  const server = await startRowcast(config, log).catch((error: unknown) => {
+    process.stderr.write(`rowcast: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(EXIT_USAGE);
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -1,5 +1,10 @@
 /** CONTRACT §1: the server as a process: start, serve, stop cleanly, refuse a busy port. */
+import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
 import { expect, test } from './support/fixtures.js';
+import { freePort } from './support/ports.js';
 import { runCli, startServerProcess } from './support/server-process.js';
 import { TestWsClient } from './support/ws-client.js';
 
@@ -16,7 +21,7 @@ test('SIGTERM closes WebSocket clients with 1001 and exits 0', async ({ database
 test('a port in use fails with one clear line and a non-zero exit', async ({ database }) => {
   const server = await startServerProcess({ DATABASE_URL: database.url });
   const second = await runCli(['serve'], { DATABASE_URL: database.url, PORT: String(server.port), HOST: '127.0.0.1' });
-  expect(second.code).not.toBe(0);
+  expect(second.code).toBe(2);
   expect(second.stderr.trim().split('\n')).toEqual([`rowcast: cannot listen on 127.0.0.1:${server.port}: the port is already in use`]);
   server.kill('SIGTERM');
   await server.exited;
@@ -24,7 +29,7 @@ test('a port in use fails with one clear line and a non-zero exit', async ({ dat
 
 test('an unreachable database fails with one clear line', async () => {
   const result = await runCli(['serve'], { DATABASE_URL: 'postgres://nobody:x@127.0.0.1:1/none', PORT: '0' });
-  expect(result.code).not.toBe(0);
+  expect(result.code).toBe(2);
   const lines = result.stderr.trim().split('\n');
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/^rowcast: cannot reach PostgreSQL at 127\.0\.0\.1:1: /);
@@ -43,4 +48,35 @@ test('serve flags override the environment and are validated like it', async ({ 
   expect(bad.stderr).toContain('PORT');
   const unknown = await runCli(['serve', '--bogus'], { DATABASE_URL: database.url });
   expect(unknown.code).toBe(2);
+});
+
+test('with no DATABASE_URL: embedded PostgreSQL under the data dir, a second start refused, Ctrl-C stops both cleanly, data kept', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'rowcast-embedded-'));
+  chmodSync(dataDir, 0o755);
+  const env = { DATABASE_URL: '', ROWCAST_DATA_DIR: dataDir, ROWCAST_EMBEDDED_PG_PORT: String(await freePort()) };
+  const first = await startServerProcess(env);
+  const ws = await TestWsClient.connect(first.url);
+  await ws.subscribe({ id: 'o', table: 'orders' });
+  const db = new pg.Client({ connectionString: `postgres://postgres:${readFileSync(join(dataDir, 'pg-password'), 'utf8').trim()}@127.0.0.1:${env.ROWCAST_EMBEDDED_PG_PORT}/postgres` });
+  await db.connect();
+  await db.query("insert into orders (order_number) values ('E-1')");
+  await db.end();
+  await ws.waitForChanges(1, 'o');
+
+  const second = await runCli(['serve'], { ...env, PORT: String(await freePort()) });
+  expect(second.code).toBe(2);
+  expect(second.stderr.trim().split('\n')).toHaveLength(1);
+  expect(second.stderr).toMatch(/already running .*another Rowcast/);
+
+  first.kill('SIGINT');
+  expect((await first.exited).code).toBe(0);
+  expect(existsSync(join(dataDir, 'pgdata', 'postmaster.pid'))).toBe(false);
+
+  // Data is kept: a new start serves the same database, with the row from before.
+  const again = await startServerProcess(env);
+  const res = await fetch(`${again.url}/changes/orders`);
+  const body = (await res.json()) as { changes: Array<{ row: { order_number: string } }> };
+  expect(body.changes.map((c) => c.row.order_number)).toEqual(['E-1']);
+  again.kill('SIGTERM');
+  expect((await again.exited).code).toBe(0);
 });
