@@ -26,9 +26,9 @@ export class Change {
   private parsedOld: Row | null | undefined;
   private redacted: Change | undefined;
   private eventJson: string | undefined;
-  private sseText: string | undefined;
+  private sseBytes: Buffer | undefined;
   /** WebSocket frames by subscription id: most clients reuse a few ids. */
-  private wsFrames: Map<string, string> | undefined;
+  private wsFrames: Map<string, Buffer> | undefined;
 
   constructor(readonly record: ChangeRecord) {
     this.cursor = { pos: record.pos, seq: record.seq };
@@ -65,20 +65,23 @@ export class Change {
     return this.eventJson;
   }
 
-  /** `{"type":"change","sub":…, …event}`: the WebSocket frame for one subscription id. */
-  wsFrame(subscriptionId: string): string {
+  /**
+   * `{"type":"change","sub":…, …event}`: the WebSocket frame for one subscription
+   * id, encoded to UTF-8 once and the same buffer written to every subscriber.
+   */
+  wsFrame(subscriptionId: string): Buffer {
     this.wsFrames ??= new Map();
     let frame = this.wsFrames.get(subscriptionId);
     if (frame === undefined) {
-      frame = `{"type":"change","sub":${JSON.stringify(subscriptionId)},${this.json.slice(1)}`;
+      frame = Buffer.from(`{"type":"change","sub":${JSON.stringify(subscriptionId)},${this.json.slice(1)}`);
       this.wsFrames.set(subscriptionId, frame);
     }
     return frame;
   }
 
-  /** The Server-Sent Event of CONTRACT §5, the same bytes for every SSE client. */
-  get sseFrame(): string {
-    this.sseText ??= `id: ${this.id}\nevent: change\ndata: ${this.json}\n\n`;
-    return this.sseText;
+  /** The Server-Sent Event of CONTRACT §5: the same bytes for every SSE client. */
+  get sseFrame(): Buffer {
+    this.sseBytes ??= Buffer.from(`id: ${this.id}\nevent: change\ndata: ${this.json}\n\n`);
+    return this.sseBytes;
   }
 }

@@ -49,10 +49,10 @@ class SseConnection implements SubscriptionSink, OpenConnection {
     stream.onAbort(() => this.close());
   }
 
-  write(text: string): void {
+  write(text: string | Uint8Array): void {
     const stream = this.stream;
     if (this.closed || !stream) return;
-    const bytes = Buffer.byteLength(text);
+    const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.byteLength;
     this.queuedBytes += bytes;
     stream.write(text).then(
       () => {

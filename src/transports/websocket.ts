@@ -214,7 +214,7 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
   deliver(change: Change, subscription: Subscription): void {
     const raw = this.raw;
     if (this.closed || !raw) return;
-    raw.send(change.wsFrame(subscription.id));
+    raw.send(change.wsFrame(subscription.id), { binary: false });
     this.deps.connections.delivered.ws += 1;
     // A reader that does not keep up is dropped; it resumes from its cursor.
     if (raw.bufferedAmount > this.deps.maxBufferBytes) {
