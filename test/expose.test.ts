@@ -226,3 +226,27 @@ test('catalog reloads that finish out of order leave the latest state', async ({
   await Promise.all([older, newer]);
   expect(catalog.get('public.racy')).toBeUndefined();
 });
+
+test('DROP TABLE of an exposed table unexposes it (subscribers told); ALTER TABLE reloads its columns', async ({ rowcast, database }) => {
+  await database.query('create table public.gadgets (id bigserial primary key, name text)');
+  await database.query("select rowcast.expose('public.gadgets')");
+  const tableNames = async () =>
+    ((await (await fetch(`${rowcast.url}/tables`)).json()) as { tables: Array<{ name: string; columns: Array<{ name: string }> }> }).tables;
+  await waitFor(async () => (await tableNames()).some((t) => t.name === 'gadgets'), { timeoutMs: 2000, what: 'gadgets exposed' });
+
+  await database.query('alter table public.gadgets add column color text');
+  await waitFor(async () => (await tableNames()).find((t) => t.name === 'gadgets')?.columns.some((c) => c.name === 'color'), {
+    timeoutMs: 2000,
+    what: 'the new column in /tables',
+  });
+  const ws = await TestWsClient.connect(rowcast.url);
+  await ws.subscribe({ id: 'g', table: 'gadgets', filter: { color: 'eq.red' } });
+
+  await database.query('drop table public.gadgets');
+  const error = await ws.waitFor((m) => m.type === 'error' && m.ref === 'g', 2000);
+  expect(error).toMatchObject({ code: 'unknown_table' });
+  expect((await tableNames()).some((t) => t.name === 'gadgets')).toBe(false);
+  const { rows } = await database.query("select count(*)::int as n from rowcast.exposed_tables where table_name = 'gadgets'");
+  expect(rows[0].n).toBe(0);
+  ws.close();
+});
