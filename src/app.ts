@@ -14,7 +14,7 @@ import type { Authenticator } from './transports/authenticate.js';
 import type { ConnectionRegistry } from './transports/connections.js';
 import { mountHttpRoutes } from './transports/http.js';
 import { sseHandler } from './transports/sse.js';
-import { WebSocketTransport } from './transports/websocket.js';
+import { WebSocketTransport } from './transports/websocket-route.js';
 
 export interface AppDeps {
   database: Database;

@@ -42,6 +42,15 @@ begin
 end
 $$;
 
+create or replace function rowcast.drop_capture_triggers(tbl regclass) returns void
+language plpgsql as $$
+begin
+  execute format('drop trigger if exists rowcast_capture_insert on %s', tbl);
+  execute format('drop trigger if exists rowcast_capture_update on %s', tbl);
+  execute format('drop trigger if exists rowcast_capture_delete on %s', tbl);
+end
+$$;
+
 -- Expose a table: register its read rule and install the capture triggers.
 -- Idempotent; a running server learns of it through rowcast_control.
 create or replace function rowcast.expose(
@@ -82,9 +91,7 @@ begin
   do update set read_roles = excluded.read_roles, owner_column = excluded.owner_column;
 
   -- Transition tables need one trigger per event.
-  execute format('drop trigger if exists rowcast_capture_insert on %s', tbl);
-  execute format('drop trigger if exists rowcast_capture_update on %s', tbl);
-  execute format('drop trigger if exists rowcast_capture_delete on %s', tbl);
+  perform rowcast.drop_capture_triggers(tbl);
   execute format('create trigger rowcast_capture_insert after insert on %s '
     'referencing new table as rowcast_new for each statement execute function rowcast.capture()', tbl);
   execute format('create trigger rowcast_capture_update after update on %s '
@@ -106,9 +113,7 @@ declare
 begin
   select n.nspname, c.relname into schema_name, rel_name
   from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = tbl;
-  execute format('drop trigger if exists rowcast_capture_insert on %s', tbl);
-  execute format('drop trigger if exists rowcast_capture_update on %s', tbl);
-  execute format('drop trigger if exists rowcast_capture_delete on %s', tbl);
+  perform rowcast.drop_capture_triggers(tbl);
   delete from rowcast.exposed_tables where table_schema = schema_name and table_name = rel_name;
   perform pg_notify('rowcast_control', json_build_object(
     'action', 'unexpose', 'schema', schema_name, 'table', rel_name)::text);
