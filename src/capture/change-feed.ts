@@ -14,9 +14,9 @@ import { compareCursors, type Cursor } from './cursor.js';
 import { backoffMs } from './listener.js';
 import type { WakeupGate } from './wakeup-gate.js';
 
-/** While awake, the log is polled this often when a pass found nothing… */
+/** While awake, the log is read this often… */
 const AWAKE_POLL_MS = 2;
-/** …and this many empty passes in a row send the feed back to sleep. */
+/** …and this many passes in a row that found nothing send the feed back to sleep. */
 const AWAKE_IDLE_PASSES = 5;
 /** Longest pause between reads while waiting out writers before sleeping. */
 const SETTLE_POLL_MAX_MS = 250;
@@ -105,7 +105,11 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
           if (read > 0) {
             idlePasses = 0;
             settleWaits = 0;
-            if (await gate.tryWake()) continue;
+            if (await gate.tryWake()) {
+              // Awake passes are paced, so each sequences a batch of transactions, not one.
+              await delay(AWAKE_POLL_MS);
+              continue;
+            }
           } else if (gate.awake && ++idlePasses < AWAKE_IDLE_PASSES) {
             await delay(AWAKE_POLL_MS);
             continue;

@@ -4,7 +4,7 @@
  * one database-wide lock, and so costs writers their group commit).
  *
  * Awake = this server holds advisory lock AWAKE exclusively, on a session of
- * its own; writers probe it with a non-blocking shared try. Every capturing
+ * its own; writers probe it with a non-blocking shared try (and let go at once). Every capturing
  * transaction also holds IN_FLIGHT shared until it ends. Before sleeping, the
  * server releases AWAKE and then waits until it can take IN_FLIGHT exclusively:
  * by then every writer that could have seen "awake" has committed or rolled
@@ -17,6 +17,8 @@ import type { Pool } from 'pg';
 const LOCK_CLASS = 1919905635;
 const AWAKE = 1;
 const IN_FLIGHT = 2;
+const WAKE_WAIT_MS = 20;
+const LOCK_NOT_AVAILABLE = '55P03';
 
 export class WakeupGate {
   private session: pg.Client | null = null;
@@ -31,8 +33,16 @@ export class WakeupGate {
   async tryWake(): Promise<boolean> {
     if (this.awake) return true;
     const session = await this.connect();
-    const { rows } = await session.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [LOCK_CLASS, AWAKE]);
-    this.awake = rows[0]?.ok === true;
+    try {
+      // A waiting (not only a granted) exclusive request already makes writers'
+      // shared probes fail, so the wait is short even among busy writers; it
+      // fails after WAKE_WAIT_MS only when another instance is awake.
+      await session.query('select pg_advisory_lock($1, $2)', [LOCK_CLASS, AWAKE]);
+      this.awake = true;
+    } catch (error) {
+      if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+      this.awake = false;
+    }
     return this.awake;
   }
 
@@ -58,6 +68,7 @@ export class WakeupGate {
       if (this.session === session) this.session = null;
     });
     await session.connect();
+    await session.query(`set lock_timeout = '${WAKE_WAIT_MS}ms'`);
     this.session = session;
     return session;
   }
