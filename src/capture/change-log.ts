@@ -3,6 +3,7 @@
  * the commit order kept by rowcast.transactions, never the write order.
  */
 import { sql, type Kysely } from 'kysely';
+import type { Pool } from 'pg';
 import type { RowcastTables } from '../db/database.js';
 import { RowcastError } from '../errors.js';
 import type { Op } from '../protocol.js';
@@ -40,11 +41,15 @@ interface PageRow {
 const NO_LIMIT: Cursor = { pos: Number.MAX_SAFE_INTEGER, seq: 0 };
 
 export class ChangeLogReader {
-  constructor(private readonly db: Kysely<RowcastTables>) {}
+  constructor(
+    private readonly db: Kysely<RowcastTables>,
+    /** For named statements, which PostgreSQL plans once per connection. */
+    private readonly pool: Pool,
+  ) {}
 
   /** Gives newly committed transactions their positions; returns the head cursor. */
   async sequence(): Promise<Cursor> {
-    const { rows } = await sql<{ head: string }>`select rowcast.sequence()::text as head`.execute(this.db);
+    const { rows } = await this.pool.query<{ head: string }>({ name: 'rowcast_sequence', text: 'select rowcast.sequence()::text as head' });
     return afterTransaction(Number(rows[0]?.head ?? 0));
   }
 
@@ -56,7 +61,7 @@ export class ChangeLogReader {
   async readAfter(after: Cursor, options: ReadOptions): Promise<Page> {
     const upTo = options.upTo ?? NO_LIMIT;
     const table = options.table;
-    const { rows } = await sql<PageRow>`
+    const compiled = sql<PageRow>`
       with marker as (
         select pruned_pos::text, pruned_seq::text, head_pos::text from rowcast.sequencer
       ), page as (
@@ -74,7 +79,13 @@ export class ChangeLogReader {
       select marker.*, page.pos::text, page.seq::text, page.table_schema, page.table_name,
              page.op, page.row, page.old, page.committed_at
       from marker left join page on true
-      order by page.pos, page.seq`.execute(this.db);
+      order by page.pos, page.seq`.compile(this.db);
+    // Named, so PostgreSQL plans it once per connection instead of on every read.
+    const { rows } = await this.pool.query<PageRow>({
+      name: table ? 'rowcast_read_after_table' : 'rowcast_read_after',
+      text: compiled.sql,
+      values: compiled.parameters as unknown[],
+    });
     const first = rows[0];
     if (!first) throw new RowcastError('unavailable', 'the rowcast.sequencer row is missing');
     const pruned = { pos: Number(first.pruned_pos), seq: Number(first.pruned_seq) };

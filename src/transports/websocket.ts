@@ -4,6 +4,7 @@
  * and writes their changes. Nothing thrown here escapes a socket callback.
  */
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { WebSocketLike } from '@hono/node-server';
 import type { WSContext, WSEvents } from 'hono/ws';
 import type { Logger } from 'pino';
@@ -60,6 +61,7 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
   private closed = false;
   /** Whether the peer answered the last ping. */
   alive = true;
+  private corked = false;
 
   constructor(
     private principal: Principal,
@@ -212,6 +214,17 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
   deliver(change: Change, subscription: Subscription): void {
     const raw = this.raw;
     if (this.closed || !raw) return;
+    if (!this.corked) {
+      // One writev per connection per published batch instead of one per frame.
+      // ws exposes no cork of its own; its socket is the net.Socket underneath.
+      const socket = (raw as unknown as { _socket: Socket })._socket;
+      this.corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        socket.uncork();
+      });
+    }
     raw.send(change.wsFrame(subscription.id), { binary: false });
     this.deps.connections.delivered.ws += 1;
     // A reader that does not keep up is dropped; it resumes from its cursor.
