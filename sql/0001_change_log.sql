@@ -12,8 +12,9 @@ create table rowcast.changes (
   table_schema name not null,
   table_name name not null,
   op text not null check (op in ('INSERT', 'UPDATE', 'DELETE')),
-  "row" jsonb not null,
-  old jsonb
+  -- json, not jsonb: to_json is cheaper for writers, and its text is sent as is.
+  "row" json not null,
+  old json
 );
 create index changes_xid_seq on rowcast.changes (xid, seq);
 

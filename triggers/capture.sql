@@ -12,15 +12,15 @@ declare
 begin
   if tg_op = 'INSERT' then
     insert into rowcast.changes (table_schema, table_name, op, "row")
-    select tg_table_schema, tg_table_name, 'INSERT', to_jsonb(n) from rowcast_new n;
+    select tg_table_schema, tg_table_name, 'INSERT', to_json(n) from rowcast_new n;
   elsif tg_op = 'DELETE' then
     insert into rowcast.changes (table_schema, table_name, op, "row", old)
-    select tg_table_schema, tg_table_name, 'DELETE', to_jsonb(o), to_jsonb(o) from rowcast_old o;
+    select tg_table_schema, tg_table_name, 'DELETE', to_json(o), to_json(o) from rowcast_old o;
   else
     -- Old and new transition rows are stored pairwise in the same order, so
     -- ordinal pairing also survives an UPDATE of the primary key.
     insert into rowcast.changes (table_schema, table_name, op, "row", old)
-    select tg_table_schema, tg_table_name, 'UPDATE', to_jsonb(n.r), to_jsonb(o.r)
+    select tg_table_schema, tg_table_name, 'UPDATE', to_json(n.r), to_json(o.r)
     from (select row_number() over () as i, n as r from rowcast_new n) n
     join (select row_number() over () as i, o as r from rowcast_old o) o using (i)
     order by i;
@@ -29,7 +29,11 @@ begin
   if captured > 0 then
     -- Every capturing transaction holds this shared lock until it ends, so a
     -- server about to sleep can wait out the writers that skipped their NOTIFY.
-    perform pg_advisory_xact_lock_shared(1919905635, 2);
+    -- (The try is a plpgsql simple expression, far cheaper than a PERFORM; it
+    -- fails only in the instant a server checks for in-flight writers.)
+    if not pg_try_advisory_xact_lock_shared(1919905635, 2) then
+      perform pg_advisory_xact_lock_shared(1919905635, 2);
+    end if;
     -- A NOTIFY serializes commits on a database-wide lock, so it is only sent
     -- when no server is awake: an awake server holds (1919905635, 1)
     -- exclusively and reads the log in a loop anyway.

@@ -1,6 +1,6 @@
 /**
  * `rowcast types`: TypeScript row types of the exposed tables, read from the
- * live catalog. Each column gets the JSON type to_jsonb gives it, since that
+ * live catalog. Each column gets the JSON type to_json gives it, since that
  * is how rows travel in change events (src/client/tables.ts is the output
  * for the demo tables).
  */
@@ -49,7 +49,7 @@ const HEADER = `/**
  */
 `;
 
-/** Built-in types to_jsonb renders as something other than a JSON string. */
+/** Built-in types to_json renders as something other than a JSON string. */
 const BUILTIN_JSON_TYPES: Record<string, string> = {
   int2: 'number',
   int4: 'number',
@@ -94,7 +94,7 @@ function jsonTypeOf(oid: number, types: ReadonlyMap<number, PgType>): { ts: stri
 
 function columnType(column: ColumnSource, types: ReadonlyMap<number, PgType>): string {
   const { ts, notNull } = jsonTypeOf(column.typeOid, types);
-  // to_jsonb nests multi-dimensional arrays; attndims tells how deep when declared.
+  // to_json nests multi-dimensional arrays; attndims tells how deep when declared.
   const typed = column.dims > 1 && ts.endsWith('[]') ? ts + '[]'.repeat(column.dims - 1) : ts;
   // `unknown` already includes null.
   return column.notNull || notNull || typed === 'unknown' ? typed : `${typed} | null`;
