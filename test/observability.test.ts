@@ -1,7 +1,8 @@
 /** CONTRACT §6 /metrics and /stats, scraped after real traffic; the LISTEN connection killed for real. */
 import pg from 'pg';
 import { inject } from 'vitest';
-import { expect, test } from './support/fixtures.js';
+import { SignJWT } from 'jose';
+import { expect, startTestServer, test } from './support/fixtures.js';
 import { scrape } from './support/prometheus.js';
 import { TestSseClient } from './support/sse-client.js';
 import { waitFor } from './support/wait.js';
@@ -91,4 +92,21 @@ test('a killed LISTEN backend shows in /health and /metrics, recovers, and nothi
   expect(changes.map((c) => c.row.title)).toEqual(['while-down', 'after']);
   await admin.end();
   ws.close();
+});
+
+test('refusals are counted by reason on both transports', async ({ database }) => {
+  const secret = 'x'.repeat(32);
+  const server = await startTestServer(database.url, { jwt: { secret }, allowedOrigins: ['https://app.example'] });
+  try {
+    const token = await new SignJWT({ sub: 'u1', role: 'staff' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+    const evil = { origin: 'https://evil.example', authorization: `Bearer ${token}` };
+    expect((await fetch(`${server.url}/sse/posts`, { headers: evil })).status).toBe(403);
+    await expect(TestWsClient.connect(server.url, { headers: evil })).rejects.toThrow('HTTP 403');
+    expect((await fetch(`${server.url}/sse/posts`)).status).toBe(401);
+    const metrics = await scrape(server.url);
+    expect(metrics.value('rowcast_connections_refused_total', { reason: 'forbidden_origin' })).toBe(2);
+    expect(metrics.value('rowcast_connections_refused_total', { reason: 'unauthorized' })).toBe(1);
+  } finally {
+    await server.close();
+  }
 });

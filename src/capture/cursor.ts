@@ -10,8 +10,6 @@ export interface Cursor {
   readonly seq: number;
 }
 
-export const ORIGIN: Cursor = { pos: 0, seq: 0 };
-
 const FORMAT = /^([0-9a-z]{1,11})_([0-9a-z]{1,11})$/;
 
 export function encodeCursor(c: Cursor): string {

@@ -50,7 +50,6 @@ export class Subscription {
   /** Non-null until the backlog has been replayed. */
   private pending: Change[] | null = [];
   private closed = false;
-  delivered = 0;
 
   constructor(spec: SubscriptionSpec) {
     this.id = spec.id;
@@ -90,7 +89,6 @@ export class Subscription {
 
   private send(change: Change): void {
     this.after = change.cursor;
-    this.delivered += 1;
     this.sink.deliver(change, this);
   }
 

@@ -124,7 +124,12 @@ export function sseHandler(deps: SseDeps) {
     let subscribed: Awaited<ReturnType<Hub['subscribe']>>;
     try {
       const principal = await deps.authenticator.authenticate(tokenOf(c.req.raw.headers, url));
-      checkOrigin(c.req.raw.headers, deps.origins);
+      try {
+        checkOrigin(c.req.raw.headers, deps.origins);
+      } catch (error) {
+        deps.connections.refuse('forbidden_origin');
+        throw error;
+      }
       const { query, filter } = parseFeedQuery(url, SseQuerySchema);
       if (!deps.connections.hasRoom()) {
         throw new RowcastError('too_many_connections', 'the server is at its connection limit');
