@@ -130,7 +130,13 @@ export async function startRowcast(config: Config, log: Logger): Promise<Rowcast
     await proveListenWorks(listener, database);
     const feed = new ChangeFeed(
       reader,
-      { pageSize: PAGE_SIZE, fallbackPollMs: config.fallbackPollMs, retentionMs: config.retentionMs, pruneEveryMs: 60_000 },
+      {
+        pageSize: PAGE_SIZE,
+        tables: () => hub.subscribedTables(),
+        fallbackPollMs: config.fallbackPollMs,
+        retentionMs: config.retentionMs,
+        pruneEveryMs: 60_000,
+      },
       log,
       config.wakeup === 'debounced' ? new WakeupGate(databaseUrl, database.pool) : null,
     );

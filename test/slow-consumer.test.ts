@@ -5,6 +5,7 @@
  * every later change exactly once. A real server process, so its RSS is its own.
  */
 import { readFileSync } from 'node:fs';
+import { compareCursors, decodeCursor } from '../src/capture/cursor.js';
 import { expect, startTestServer, test } from './support/fixtures.js';
 import { startServerProcess } from './support/server-process.js';
 import { getJson, within } from './support/tokens.js';
@@ -117,11 +118,11 @@ async function withBacklog(databaseUrl: string, query: (text: string, values: un
     first.close();
     // More than the limit plus what the kernel's socket buffers absorb, so the replay must wait for the reader.
     await query("insert into posts (title, body) select 'b-' || g, repeat('z', 262144) from generate_series(0, $1::int - 1) g", [BACKLOG_ROWS]);
-    // Only once the feed has read them are they backlog for the next subscriber (else they arrive live, in one burst).
+    // Only once the feed has passed them are they backlog for the next subscriber (else they arrive live, in one burst).
     await waitFor(async () => {
-      const stats = (await (await fetch(`${server.url}/stats`)).json()) as { changes: { received: number } };
-      return stats.changes.received >= BACKLOG_ROWS;
-    }, { what: 'the feed to have read the backlog' });
+      const stats = (await (await fetch(`${server.url}/stats`)).json()) as { feed: { cursor: string } };
+      return compareCursors(decodeCursor(stats.feed.cursor), decodeCursor(from)) > 0;
+    }, { what: 'the feed to have passed the backlog' });
     await fn(server.url, from);
   } finally {
     await server.close();

@@ -26,17 +26,11 @@ begin
     order by i;
   end if;
   get diagnostics captured = row_count;
+  -- A NOTIFY serializes commits on a database-wide lock, so it is only sent
+  -- when no server is awake: an awake server holds (1919905635, 1)
+  -- exclusively and reads the log in a loop anyway. Before it sleeps it waits
+  -- out every transaction that may have seen it awake (see WakeupGate).
   if captured > 0 then
-    -- Every capturing transaction holds this shared lock until it ends, so a
-    -- server about to sleep can wait out the writers that skipped their NOTIFY.
-    -- (The try is a plpgsql simple expression, far cheaper than a PERFORM; it
-    -- fails only in the instant a server checks for in-flight writers.)
-    if not pg_try_advisory_xact_lock_shared(1919905635, 2) then
-      perform pg_advisory_xact_lock_shared(1919905635, 2);
-    end if;
-    -- A NOTIFY serializes commits on a database-wide lock, so it is only sent
-    -- when no server is awake: an awake server holds (1919905635, 1)
-    -- exclusively and reads the log in a loop anyway.
     if pg_try_advisory_lock_shared(1919905635, 1) then
       perform pg_advisory_unlock_shared(1919905635, 1);
       perform pg_notify('rowcast_wakeup', '');

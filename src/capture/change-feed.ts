@@ -14,10 +14,15 @@ import { compareCursors, type Cursor } from './cursor.js';
 import { backoffMs } from './listener.js';
 import type { WakeupGate } from './wakeup-gate.js';
 
-/** While awake, the log is read this often… */
-const AWAKE_POLL_MS = 2;
-/** …and this many passes in a row that found nothing send the feed back to sleep. */
-const AWAKE_IDLE_PASSES = 5;
+/**
+ * A pass that placed this many transactions means writers commit faster than
+ * a pass takes: the feed then stays awake (writers skip their NOTIFY)…
+ */
+const BUSY_TRANSACTIONS = 2;
+/** …reads the log this often, so each pass places a batch instead of one… */
+const AWAKE_POLL_MS = 5;
+/** …and this many passes in a row that were not busy send it back to sleep. */
+const AWAKE_QUIET_PASSES = 3;
 /** Longest pause between reads while waiting out writers before sleeping. */
 const SETTLE_POLL_MAX_MS = 250;
 
@@ -31,6 +36,8 @@ export interface ChangeFeedEvents {
 
 export interface ChangeFeedOptions {
   pageSize: number;
+  /** The "schema.table" keys someone subscribes to: changes of other tables are sequenced, not read. */
+  tables: () => ReadonlySet<string>;
   fallbackPollMs: number;
   retentionMs: number;
   pruneEveryMs: number;
@@ -39,6 +46,8 @@ export interface ChangeFeedOptions {
 export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
   /** Everything up to here has been published. */
   cursor: Cursor = { pos: 0, seq: 0 };
+  /** The head the last pass saw. */
+  private head: Cursor = { pos: 0, seq: 0 };
   healthy = false;
   /** Commit-to-publish delay of the last change published, in ms. */
   lagMs = 0;
@@ -69,6 +78,7 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
   /** Starts "from now": subscribers ask for older changes with a cursor. */
   async start(): Promise<void> {
     this.cursor = await this.reader.sequence();
+    this.head = this.cursor;
     this.setHealthy(true);
     this.pollTimer = setInterval(() => this.wake(), this.options.fallbackPollMs);
     this.pollTimer.unref();
@@ -88,38 +98,38 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
 
   /**
    * Reads until there is nothing more to read. In debounced mode a busy feed
-   * stays awake (writers skip their NOTIFY) and polls the log every few ms;
-   * before it sleeps it waits out writers that saw it awake, then reads once
-   * more (see WakeupGate).
+   * stays awake (writers skip their NOTIFY) and reads the log every few ms;
+   * a quiet one is woken by each writer's NOTIFY. Before it sleeps it waits
+   * out the writers that saw it awake, then reads once more (see WakeupGate).
    */
   private async drain(): Promise<void> {
     const gate = this.gate;
-    let idlePasses = 0;
+    let quietPasses = 0;
     let settleWaits = 0;
     try {
       for (;;) {
         this.again = false;
-        const read = await this.readToHead();
+        const placed = await this.readToHead();
         if (this.stopped) break;
         if (gate) {
-          if (read > 0) {
-            idlePasses = 0;
+          const busy = placed >= BUSY_TRANSACTIONS;
+          quietPasses = busy ? 0 : quietPasses + 1;
+          if (busy || (gate.awake && quietPasses < AWAKE_QUIET_PASSES)) {
             settleWaits = 0;
             if (await gate.tryWake()) {
-              // Awake passes are paced, so each sequences a batch of transactions, not one.
               await delay(AWAKE_POLL_MS);
               continue;
             }
-          } else if (gate.awake && ++idlePasses < AWAKE_IDLE_PASSES) {
-            await delay(AWAKE_POLL_MS);
-            continue;
           }
-          await gate.sleep();
-          if (!(await gate.settled())) {
-            await delay(Math.min(SETTLE_POLL_MAX_MS, AWAKE_POLL_MS * 2 ** settleWaits++));
-            continue;
+          if (gate.mustSettle) {
+            await gate.sleep();
+            if (!(await gate.settled())) {
+              await delay(Math.min(SETTLE_POLL_MAX_MS, AWAKE_POLL_MS * 2 ** settleWaits++));
+              continue;
+            }
+            // Every writer that saw it awake has finished: its changes are readable now.
+            if ((await this.readToHead()) > 0) continue;
           }
-          if ((await this.readToHead()) > 0) continue;
         }
         if (!this.again) break;
       }
@@ -141,22 +151,56 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
     }
   }
 
-  /** Sequences newly committed transactions and publishes everything up to the head; returns how many changes. */
+  /**
+   * Sequences newly committed transactions and publishes, up to the head, the
+   * changes of the tables someone reads; returns how many transactions were
+   * placed since the last pass. The pass itself usually brings the whole of
+   * what it placed; further pages follow the cursor.
+   */
   private async readToHead(): Promise<number> {
-    const head = await this.reader.sequence();
-    let read = 0;
-    while (!this.stopped && compareCursors(this.cursor, head) < 0) {
-      const { changes } = await this.reader.readAfter(this.cursor, { limit: this.options.pageSize, upTo: head });
+    const { pageSize } = this.options;
+    const from = this.cursor;
+    const wanted = this.options.tables();
+    const keys = [...wanted];
+    const pass = await this.reader.advance(from, pageSize, keys);
+    const head = pass.head;
+    let changes = pass.changes;
+    // Whether a page short of full means everything up to the head was read.
+    let complete = pass.atHead || keys.length === 0;
+    for (;;) {
       const last = changes.at(-1);
-      this.cursor = last && changes.length === this.options.pageSize ? last.cursor : head;
-      if (last) {
-        read += changes.length;
-        this.lagMs = Math.max(0, Date.now() - Date.parse(last.record.committedAt));
-        this.changesRead += changes.length;
-        this.emit('changes', changes);
-      }
+      if (last) this.publish(changes, last);
+      if (last && changes.length === pageSize) this.cursor = last.cursor;
+      else if (complete) this.cursor = head;
+      if (this.stopped || compareCursors(this.cursor, head) >= 0) break;
+      ({ changes } = await this.reader.readAfter(this.cursor, { limit: pageSize, upTo: head, tables: keys }));
+      complete = true;
     }
-    return read;
+    // A table first subscribed while this read was under way starts at `from`:
+    // what it missed is read now (order within a table is all a subscriber sees).
+    const missing = [...this.options.tables()].filter((key) => !wanted.has(key));
+    if (missing.length > 0) await this.readRange(from, this.cursor, missing);
+    const placed = head.pos - this.head.pos;
+    this.head = head;
+    return placed;
+  }
+
+  /** Publishes the changes of `tables` in (after, upTo]. */
+  private async readRange(after: Cursor, upTo: Cursor, tables: string[]): Promise<void> {
+    let cursor = after;
+    while (!this.stopped && compareCursors(cursor, upTo) < 0) {
+      const { changes } = await this.reader.readAfter(cursor, { limit: this.options.pageSize, upTo, tables });
+      const last = changes.at(-1);
+      if (last) this.publish(changes, last);
+      if (!last || changes.length < this.options.pageSize) return;
+      cursor = last.cursor;
+    }
+  }
+
+  private publish(changes: Change[], last: Change): void {
+    this.lagMs = Math.max(0, Date.now() - Date.parse(last.record.committedAt));
+    this.changesRead += changes.length;
+    this.emit('changes', changes);
   }
 
   /** Drops history past the retention window; several instances may prune at once. */

@@ -12,8 +12,10 @@ import { afterTransaction, compareCursors, type Cursor } from './cursor.js';
 
 export interface ReadOptions {
   limit: number;
-  /** "schema.table" keys; all tables when absent. */
+  /** Only this table… */
   table?: { schema: string; name: string };
+  /** …or only these "schema.table" keys; all tables when neither is given. */
+  tables?: readonly string[];
   /** Read nothing past this cursor (inclusive). */
   upTo?: Cursor;
 }
@@ -24,10 +26,7 @@ export interface Page {
   head: Cursor;
 }
 
-interface PageRow {
-  pruned_pos: string;
-  pruned_seq: string;
-  head_pos: string;
+interface ChangeRow {
   pos: string | null;
   seq: string | null;
   table_schema: string;
@@ -36,6 +35,38 @@ interface PageRow {
   row: string;
   old: string | null;
   committed_at: string;
+}
+
+interface PageRow extends ChangeRow {
+  pruned_pos: string;
+  pruned_seq: string;
+  head_pos: string;
+}
+
+interface AdvanceRow extends ChangeRow {
+  head_pos: string;
+  at_head: boolean;
+}
+
+/** Rows of a page; a row without a position carries only the page's marker columns. */
+function toChanges(rows: ChangeRow[]): Change[] {
+  const changes: Change[] = [];
+  for (const r of rows) {
+    if (r.pos === null || r.seq === null) continue;
+    changes.push(
+      new Change({
+        pos: Number(r.pos),
+        seq: Number(r.seq),
+        schema: r.table_schema,
+        table: r.table_name,
+        op: r.op,
+        rowJson: r.row,
+        oldJson: r.old,
+        committedAt: r.committed_at,
+      }),
+    );
+  }
+  return changes;
 }
 
 const NO_LIMIT: Cursor = { pos: Number.MAX_SAFE_INTEGER, seq: 0 };
@@ -54,13 +85,32 @@ export class ChangeLogReader {
   }
 
   /**
+   * The live feed's pass: sequences, and when `after` stood at the previous
+   * head (`atHead`) returns the changes just placed of `tables` ("schema.table"
+   * keys; null for all), at most `limit`, with the new head: one round trip,
+   * with plans PostgreSQL keeps. Otherwise (another instance placed
+   * transactions in between) the caller reads after its cursor.
+   */
+  async advance(after: Cursor, limit: number, tables: readonly string[] | null): Promise<Page & { atHead: boolean }> {
+    const { rows } = await this.pool.query<AdvanceRow>({
+      name: 'rowcast_advance',
+      text:
+        'select head_pos::text, at_head, pos::text, seq::text, table_schema, table_name, op, "row", old, committed_at ' +
+        'from rowcast.advance($1, $2, $3, $4)',
+      values: [after.pos, after.seq, limit, tables],
+    });
+    const first = rows[0];
+    return { changes: toChanges(rows), head: afterTransaction(Number(first?.head_pos ?? 0)), atHead: first?.at_head === true };
+  }
+
+  /**
    * Changes strictly after `after`, in commit order. One statement, so the
    * retention marker it checks and the rows it returns are from one snapshot:
    * a prune running alongside can never turn into a silent gap.
    */
   async readAfter(after: Cursor, options: ReadOptions): Promise<Page> {
     const upTo = options.upTo ?? NO_LIMIT;
-    const table = options.table;
+    const { table, tables } = options;
     const compiled = sql<PageRow>`
       with marker as (
         select pruned_pos::text, pruned_seq::text, head_pos::text from rowcast.sequencer
@@ -73,6 +123,7 @@ export class ChangeLogReader {
         where t.pos >= ${after.pos} and (t.pos > ${after.pos} or c.seq > ${after.seq})
           and (t.pos < ${upTo.pos} or (t.pos = ${upTo.pos} and c.seq <= ${upTo.seq}))
           ${table ? sql`and c.table_schema = ${table.schema} and c.table_name = ${table.name}` : sql``}
+          ${tables ? sql`and c.table_schema || '.' || c.table_name = any (${[...tables]}::text[])` : sql``}
         order by t.pos, c.seq
         limit ${options.limit}
       )
@@ -82,7 +133,7 @@ export class ChangeLogReader {
       order by page.pos, page.seq`.compile(this.db);
     // Named, so PostgreSQL plans it once per connection instead of on every read.
     const { rows } = await this.pool.query<PageRow>({
-      name: table ? 'rowcast_read_after_table' : 'rowcast_read_after',
+      name: table ? 'rowcast_read_after_table' : tables ? 'rowcast_read_after_tables' : 'rowcast_read_after',
       text: compiled.sql,
       values: compiled.parameters as unknown[],
     });
@@ -96,23 +147,7 @@ export class ChangeLogReader {
     if (compareCursors(after, head) > 0) {
       throw new RowcastError('cursor_expired', 'the cursor is not from this change log; start over without it');
     }
-    const changes: Change[] = [];
-    for (const r of rows) {
-      if (r.pos === null || r.seq === null) continue;
-      changes.push(
-        new Change({
-          pos: Number(r.pos),
-          seq: Number(r.seq),
-          schema: r.table_schema,
-          table: r.table_name,
-          op: r.op,
-          rowJson: r.row,
-          oldJson: r.old,
-          committedAt: r.committed_at,
-        }),
-      );
-    }
-    return { changes, head };
+    return { changes: toChanges(rows), head };
   }
 
   /** The oldest cursor a client may resume from. */

@@ -4,25 +4,29 @@
  * one database-wide lock, and so costs writers their group commit).
  *
  * Awake = this server holds advisory lock AWAKE exclusively, on a session of
- * its own; writers probe it with a non-blocking shared try (and let go at once). Every capturing
- * transaction also holds IN_FLIGHT shared until it ends. Before sleeping, the
- * server releases AWAKE and then waits until it can take IN_FLIGHT exclusively:
- * by then every writer that could have seen "awake" has committed or rolled
- * back, and one more read picks its changes up. A lost wake-up is impossible.
- * The lock keys must match triggers/capture.sql.
+ * its own; writers probe it with a non-blocking shared try (and let go at
+ * once), after writing their change. Before sleeping, the server releases
+ * AWAKE and takes a fresh transaction id: every writer that could have seen it
+ * awake already had its own id, a smaller one. Once no transaction below that
+ * bound is running, each of them has committed or rolled back, and one more
+ * read picks its changes up. A lost wake-up is impossible, and writers pay
+ * for nothing but the probe. The lock key must match triggers/capture.sql.
  */
 import pg from 'pg';
 import type { Pool } from 'pg';
 
 const LOCK_CLASS = 1919905635;
 const AWAKE = 1;
-const IN_FLIGHT = 2;
 const WAKE_WAIT_MS = 20;
 const LOCK_NOT_AVAILABLE = '55P03';
 
 export class WakeupGate {
   private session: pg.Client | null = null;
   awake = false;
+  /** Writers may have seen this server awake since it last settled. */
+  private seenAwake = false;
+  /** Transactions below this xid may have skipped their NOTIFY. */
+  private settleBound: string | null = null;
 
   constructor(
     private readonly url: string,
@@ -39,6 +43,7 @@ export class WakeupGate {
       // fails after WAKE_WAIT_MS only when another instance is awake.
       await session.query('select pg_advisory_lock($1, $2)', [LOCK_CLASS, AWAKE]);
       this.awake = true;
+      this.seenAwake = true;
     } catch (error) {
       if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
       this.awake = false;
@@ -46,17 +51,35 @@ export class WakeupGate {
     return this.awake;
   }
 
-  /** Writers notify again from here on. */
-  async sleep(): Promise<void> {
-    if (!this.awake) return;
-    this.awake = false;
-    await this.session?.query('select pg_advisory_unlock($1, $2)', [LOCK_CLASS, AWAKE]);
+  /** Awake now, or writers may still be finishing that saw it awake. */
+  get mustSettle(): boolean {
+    return this.awake || this.seenAwake || this.settleBound !== null;
   }
 
-  /** Whether no capturing transaction is in flight (a momentary exclusive try, never a wait). */
+  /** Writers notify again from here on; settled() tells when the ones that did not have finished. */
+  async sleep(): Promise<void> {
+    if (this.awake) {
+      this.awake = false;
+      await this.session?.query('select pg_advisory_unlock($1, $2)', [LOCK_CLASS, AWAKE]);
+    }
+    // Also after losing the session: the lock went with it, the writers that saw it did not.
+    if (!this.seenAwake) return;
+    const { rows } = await this.pool.query<{ xid: string }>('select pg_current_xact_id()::text as xid');
+    this.settleBound = rows[0]?.xid ?? null;
+    this.seenAwake = false;
+  }
+
+  /** Whether every transaction that may have skipped its NOTIFY has ended (one snapshot, never a wait). */
   async settled(): Promise<boolean> {
-    const { rows } = await this.pool.query<{ ok: boolean }>('select pg_try_advisory_xact_lock($1, $2) as ok', [LOCK_CLASS, IN_FLIGHT]);
-    return rows[0]?.ok === true;
+    if (this.settleBound === null) return true;
+    const { rows } = await this.pool.query<{ ok: boolean }>({
+      name: 'rowcast_settled',
+      text: 'select not exists (select from pg_snapshot_xip(pg_current_snapshot()) x where x < $1::xid8) as ok',
+      values: [this.settleBound],
+    });
+    if (rows[0]?.ok !== true) return false;
+    this.settleBound = null;
+    return true;
   }
 
   private async connect(): Promise<pg.Client> {

@@ -19,8 +19,8 @@ export interface RowcastTables {
   'rowcast.sequencer': {
     singleton: Generated<boolean>;
     head_pos: Int8;
-    horizon_seq: Int8;
     in_progress: string[];
+    snapshot_xmax: string;
     pruned_pos: Int8;
     pruned_seq: Int8;
   };

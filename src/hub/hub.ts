@@ -54,6 +54,11 @@ export class Hub {
     return this.principals.size;
   }
 
+  /** The "schema.table" keys with at least one subscription: the only tables the feed reads. */
+  subscribedTables(): ReadonlySet<string> {
+    return new Set(this.index.keys());
+  }
+
   /** Live subscriptions per "schema.table". */
   subscriptionsByTable(): Map<string, number> {
     const counts = new Map<string, number>();

@@ -135,6 +135,8 @@ export function mountHttpRoutes(app: Hono, deps: HttpDeps): void {
         pruned: feed.changesPruned,
       },
       listener: { connected: listener.connected, lag_ms: feed.lagMs, reconnects: listener.reconnects },
+      // Where the live feed stands: everything committed up to here has been sequenced and published.
+      feed: { cursor: encodeCursor(feed.cursor) },
       tables: Object.fromEntries([...hub.subscriptionsByTable()].map(([table, n]) => [table, { subscriptions: n }])),
       refused: { ...connections.refused },
       slow_consumer_drops: { ...connections.slowConsumerDrops },
