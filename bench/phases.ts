@@ -33,8 +33,15 @@ export interface BenchContext {
   server: RowcastProcess;
   /** Stops the running server and starts one with these options. */
   restart(options: Omit<ServerOptions, 'databaseUrl' | 'profileDir' | 'serverRoot'>): Promise<RowcastProcess>;
-  /** Controls kept for later phases: broadcasts (W2, for SSE), NOTIFY (owner rule), plain pgbench (W5 always). */
-  controls: { broadcast: Map<number, BroadcastResult>; notifyPerSec: number; pgbench: Map<number, Rate> };
+  /** Controls kept for later phases: broadcasts (W2, for SSE), NOTIFY (owner rule), pgbench controls (W5 always). */
+  controls: { broadcast: Map<number, BroadcastResult>; notifyPerSec: number; pgbench: Map<number, WriterControls> };
+}
+
+/** W5's controls at one writer count: plain, the minimal log trigger, and it with a NOTIFY per transaction. */
+export interface WriterControls {
+  plain: Rate;
+  log: Rate;
+  logNotify: Rate;
 }
 
 const ms = (s: number) => s * 1000;
@@ -226,24 +233,33 @@ export async function ownerRulePhase(ctx: BenchContext): Promise<void> {
 }
 
 /**
- * W5 in the running server's wake-up mode. Debounced alternates rounds of
- * plain and captured; always reuses that plain control, as only its
- * difference from debounced is in question.
+ * W5 in the running server's wake-up mode, as the table of the wake-up issue:
+ * plain, a minimal change-log trigger (no server), the same with a NOTIFY per
+ * transaction, and Rowcast, in alternating rounds. Always reuses those
+ * controls, as only its difference from debounced is in question.
  */
 export async function writersPhase(ctx: BenchContext, mode: 'debounced' | 'always'): Promise<void> {
   const results: Record<string, Rate> = {};
   const seconds = SECONDS.pgbench / ROUNDS;
+  const run = (table: string, clients: number) => () => pgbench(ctx.pg, table, clients, seconds);
   for (const clients of WRITER_CLIENTS) {
     await resetTables(ctx.pool);
-    const orders = () => pgbench(ctx.pg, 'orders', clients, seconds);
-    let plain = ctx.controls.pgbench.get(clients);
+    let controls = ctx.controls.pgbench.get(clients);
     let captured: Rate;
-    if (plain) [captured] = (await alternate(ROUNDS, [orders], ctx.server.cpuMs)) as [Rate];
+    if (controls) [captured] = (await alternate(ROUNDS, [run('orders', clients)], ctx.server.cpuMs)) as [Rate];
     else {
-      [plain, captured] = (await alternate(ROUNDS, [() => pgbench(ctx.pg, 'orders_plain', clients, seconds), orders], ctx.server.cpuMs)) as [Rate, Rate];
-      ctx.controls.pgbench.set(clients, plain);
-      results[`plain${clients}`] = plain;
+      const tables = ['orders_plain', 'orders_log', 'orders_log_notify', 'orders'];
+      const [plain, log, logNotify, rowcast] = (await alternate(ROUNDS, tables.map((t) => run(t, clients)), ctx.server.cpuMs)) as [Rate, Rate, Rate, Rate];
+      controls = { plain, log, logNotify };
+      captured = rowcast;
+      ctx.controls.pgbench.set(clients, controls);
+      Object.assign(results, { [`plain${clients}`]: plain, [`log${clients}`]: log, [`logNotify${clients}`]: logNotify });
+      const w = `W5 pgbench controls`;
+      const writers = `${clients} writer${clients === 1 ? '' : 's'}`;
+      ctx.report.add({ workload: w, figure: `tps, ${writers}, log trigger`, value: log.perSec, unit: '/s', control: { label: 'plain', value: plain.perSec } });
+      ctx.report.add({ workload: w, figure: `tps, ${writers}, log trigger + NOTIFY`, value: logNotify.perSec, unit: '/s', control: { label: 'plain', value: plain.perSec } });
     }
+    const { plain } = controls;
     results[`orders${clients}`] = captured;
     const atLeast = clients === 1 ? 0.7 : 0.75;
     ctx.report.add({
@@ -253,7 +269,7 @@ export async function writersPhase(ctx: BenchContext, mode: 'debounced' | 'alway
       unit: '/s',
       control: { label: 'plain', value: plain.perSec },
       ...(mode === 'debounced' ? { target: { text: `>= ${atLeast}x plain`, met: captured.perSec >= atLeast * plain.perSec } } : {}),
-      note: `CPU per transaction, PostgreSQL + server + pgbench: ${cpuSplit(captured, plain)}`,
+      note: `CPU per transaction, PostgreSQL + server + pgbench: ${cpuSplit(captured, plain)}; vs the log trigger: ${(captured.perSec / controls.log.perSec).toFixed(2)}x`,
     });
   }
   ctx.report.details[`w5_${mode}`] = results;

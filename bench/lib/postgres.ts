@@ -52,6 +52,30 @@ export async function createControlTables(pool: pg.Pool): Promise<void> {
     end $$;
     drop trigger if exists bench_notify on orders_notify;
     create trigger bench_notify after insert on orders_notify for each row execute function bench_notify_row();
+    -- The floor of trigger capture: a row trigger writing each new row to a
+    -- log table with one index, no server reading it (W5's second column)…
+    create table if not exists bench_change_log (
+      seq bigint generated always as identity primary key,
+      table_name text not null, op text not null, "row" json not null
+    );
+    create table if not exists orders_log (like orders including all);
+    create or replace function bench_log_row() returns trigger language plpgsql as $$
+    begin
+      insert into bench_change_log (table_name, op, "row") values (tg_table_name, tg_op, to_json(new));
+      return null;
+    end $$;
+    drop trigger if exists bench_log on orders_log;
+    create trigger bench_log after insert on orders_log for each row execute function bench_log_row();
+    -- …and the same with a NOTIFY in every transaction (the third).
+    create table if not exists orders_log_notify (like orders including all);
+    create or replace function bench_log_row_notify() returns trigger language plpgsql as $$
+    begin
+      insert into bench_change_log (table_name, op, "row") values (tg_table_name, tg_op, to_json(new));
+      perform pg_notify('bench_log', '');
+      return null;
+    end $$;
+    drop trigger if exists bench_log_notify on orders_log_notify;
+    create trigger bench_log_notify after insert on orders_log_notify for each row execute function bench_log_row_notify();
   `);
 }
 
@@ -69,7 +93,7 @@ export async function resetTables(pool: pg.Pool): Promise<void> {
       try {
         await client.query('begin');
         await client.query("set local lock_timeout = '2s'");
-        await client.query('truncate orders, orders_plain, orders_notify, notifications, rowcast.changes, rowcast.transactions');
+        await client.query('truncate orders, orders_plain, orders_notify, orders_log, orders_log_notify, bench_change_log, notifications, rowcast.changes, rowcast.transactions');
         await client.query('commit');
         break;
       } catch (error) {
@@ -83,7 +107,7 @@ export async function resetTables(pool: pg.Pool): Promise<void> {
   } finally {
     client.release();
   }
-  await pool.query('vacuum analyze orders, orders_plain, notifications, rowcast.changes, rowcast.transactions, rowcast.sequencer');
+  await pool.query('vacuum analyze orders, orders_plain, orders_log, orders_log_notify, bench_change_log, notifications, rowcast.changes, rowcast.transactions, rowcast.sequencer');
 }
 
 export const ORDER_COLUMNS = 'order_number, customer_name, total, status';

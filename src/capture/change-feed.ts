@@ -15,12 +15,13 @@ import { backoffMs } from './listener.js';
 import type { WakeupGate } from './wakeup-gate.js';
 
 /**
- * A pass that placed this many transactions means writers commit faster than
- * a pass takes: the feed then stays awake (writers skip their NOTIFY)…
+ * Transactions a second above which a NOTIFY per transaction costs more than
+ * reading the log in a loop: the feed then stays awake (writers skip their
+ * NOTIFY)…
  */
-const BUSY_TRANSACTIONS = 2;
+const BUSY_RATE = 400;
 /** …reads the log this often, so each pass places a batch instead of one… */
-const AWAKE_POLL_MS = 5;
+const AWAKE_POLL_MS = 10;
 /** …and this many passes in a row that were not busy send it back to sleep. */
 const AWAKE_QUIET_PASSES = 3;
 /** Longest pause between reads while waiting out writers before sleeping. */
@@ -46,6 +47,8 @@ export interface ChangeFeedOptions {
 export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
   /** Everything up to here has been published. */
   cursor: Cursor = { pos: 0, seq: 0 };
+  /** When the last pass of the wake-up loop started (performance.now()). */
+  private lastPassAt = 0;
   /** The head the last pass saw. */
   private head: Cursor = { pos: 0, seq: 0 };
   healthy = false;
@@ -109,10 +112,12 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
     try {
       for (;;) {
         this.again = false;
+        const started = performance.now();
         const placed = await this.readToHead();
         if (this.stopped) break;
         if (gate) {
-          const busy = placed >= BUSY_TRANSACTIONS;
+          const busy = placed * 1000 >= BUSY_RATE * Math.max(1, started - this.lastPassAt);
+          this.lastPassAt = started;
           quietPasses = busy ? 0 : quietPasses + 1;
           if (busy || (gate.awake && quietPasses < AWAKE_QUIET_PASSES)) {
             settleWaits = 0;
