@@ -116,7 +116,8 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
         const placed = await this.readToHead();
         if (this.stopped) break;
         if (gate) {
-          const busy = placed * 1000 >= BUSY_RATE * Math.max(1, started - this.lastPassAt);
+          // Over at least one awake period: two commits a few ms apart are not a busy feed.
+          const busy = placed * 1000 >= BUSY_RATE * Math.max(AWAKE_POLL_MS, started - this.lastPassAt);
           this.lastPassAt = started;
           quietPasses = busy ? 0 : quietPasses + 1;
           if (busy || (gate.awake && quietPasses < AWAKE_QUIET_PASSES)) {
