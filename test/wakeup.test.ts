@@ -90,3 +90,38 @@ test('ROWCAST_WAKEUP=always: the server never takes the awake lock, every writer
     await server.close();
   }
 });
+
+test('writers at full speed make an awake server read every 20 ms; every change still arrives once, in commit order; then it sleeps', async ({ database }) => {
+  const server = await startTestServer(database.url, { fallbackPollMs: 600_000 });
+  const pace = async () => ((await (await fetch(`${server.url}/stats`)).json()) as { feed: { pace_ms: number | null } }).feed.pace_ms;
+  try {
+    const ws = await TestWsClient.connect(server.url);
+    await ws.subscribe({ id: 'p', table: 'posts' });
+    expect(await pace()).toBeNull();
+
+    let load = true;
+    let written = 0;
+    const writers = await Promise.all(Array.from({ length: 8 }, () => database.pool.connect()));
+    const loads = writers.map(async (writer, w) => {
+      while (load) await writer.query('insert into posts (title) values ($1)', [`w${w}-${written++}`]);
+    });
+    try {
+      await waitFor(async () => (await pace()) === 20, { timeoutMs: 20_000, what: 'the 20 ms pace of 2,000 tx/s and more' });
+    } finally {
+      load = false;
+      await Promise.all(loads);
+      for (const writer of writers) writer.release();
+    }
+
+    await ws.waitForChanges(written, 'p', 30_000);
+    const { rows } = await database.query<{ title: string }>(
+      "select c.row->>'title' as title from rowcast.transactions t join rowcast.changes c using (xid) where c.table_name = 'posts' order by t.pos, c.seq",
+    );
+    expect(rows).toHaveLength(written);
+    expect(ws.changes('p').map((c) => c.row.title)).toEqual(rows.map((r) => r.title));
+    await waitFor(async () => (await pace()) === null, { what: 'the server to fall asleep after the load' });
+    ws.close();
+  } finally {
+    await server.close();
+  }
+});

@@ -65,6 +65,8 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
   changesRead = 0;
   /** Changes removed by retention. */
   changesPruned = 0;
+  /** How often the feed reads while awake (ms); null while it waits for a wake-up. */
+  paceMs: number | null = null;
   private running = false;
   private again = false;
   private stopped = false;
@@ -131,11 +133,13 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
           if (busy || (gate.awake && quietPasses < AWAKE_QUIET_PASSES)) {
             settleWaits = 0;
             if (await gate.tryWake()) {
-              await delay(rate >= HEAVY_RATE ? HEAVY_POLL_MS : AWAKE_POLL_MS);
+              this.paceMs = rate >= HEAVY_RATE ? HEAVY_POLL_MS : AWAKE_POLL_MS;
+              await delay(this.paceMs);
               continue;
             }
           }
           if (gate.mustSettle) {
+            this.paceMs = null;
             await gate.sleep();
             if (!(await gate.settled())) {
               await delay(Math.min(SETTLE_POLL_MAX_MS, AWAKE_POLL_MS * 2 ** settleWaits++));
@@ -161,6 +165,7 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
         }, backoffMs(this.failures));
       }
     } finally {
+      this.paceMs = null;
       this.running = false;
     }
   }

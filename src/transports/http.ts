@@ -135,8 +135,9 @@ export function mountHttpRoutes(app: Hono, deps: HttpDeps): void {
         pruned: feed.changesPruned,
       },
       listener: { connected: listener.connected, lag_ms: feed.lagMs, reconnects: listener.reconnects },
-      // Where the live feed stands: everything committed up to here has been sequenced and published.
-      feed: { cursor: encodeCursor(feed.cursor) },
+      // Where the live feed stands: everything committed up to here has been sequenced and published;
+      // and how often it reads while awake (null: asleep, woken by NOTIFY).
+      feed: { cursor: encodeCursor(feed.cursor), pace_ms: feed.paceMs },
       tables: Object.fromEntries([...hub.subscriptionsByTable()].map(([table, n]) => [table, { subscriptions: n }])),
       refused: { ...connections.refused },
       slow_consumer_drops: { ...connections.slowConsumerDrops },
