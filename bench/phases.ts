@@ -136,7 +136,7 @@ async function loadedLatency(ctx: BenchContext): Promise<void> {
     await resetTables(ctx.pool);
     const r = await latencyRun(ctx.server, ctx.pool, { subscribers: 10, rate, durationMs: ms(SECONDS.w1) });
     const w = `W1 debounced, 10 WS, ${rate.toLocaleString('en-US')} tx/s (awake)`;
-    const note = r.losses ? `${r.losses} changes lost` : undefined;
+    const note = [`written at ${Math.round(r.writtenPerSec)} tx/s`, r.losses ? `${r.losses} changes lost` : ''].filter(Boolean).join('; ');
     ctx.report.add({ workload: w, figure: 'commit-to-receive p50', value: r.p50, unit: 'ms', note });
     ctx.report.add({ workload: w, figure: 'commit-to-receive p99', value: r.p99, unit: 'ms' });
     ctx.report.details[`w1_loaded_${rate}`] = r;

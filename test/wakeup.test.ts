@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import { expect, test } from './support/fixtures.js';
 import { startTestServer } from './support/fixtures.js';
+import { getJson } from './support/tokens.js';
 import { waitFor } from './support/wait.js';
 import { TestWsClient } from './support/ws-client.js';
 
@@ -93,7 +94,7 @@ test('ROWCAST_WAKEUP=always: the server never takes the awake lock, every writer
 
 test('writers at full speed make an awake server read every 20 ms; every change still arrives once, in commit order; then it sleeps', async ({ database }) => {
   const server = await startTestServer(database.url, { fallbackPollMs: 600_000 });
-  const pace = async () => ((await (await fetch(`${server.url}/stats`)).json()) as { feed: { pace_ms: number | null } }).feed.pace_ms;
+  const pace = async (): Promise<number | null> => (await getJson(`${server.url}/stats`)).json.feed.pace_ms;
   try {
     const ws = await TestWsClient.connect(server.url);
     await ws.subscribe({ id: 'p', table: 'posts' });

@@ -39,7 +39,7 @@ function latencyOf(report: FleetReport): LatencyResult {
 }
 
 /** W1: `rate` single-row transactions/s on a schedule (not back to back), `subscribers` WebSocket subscribers. */
-export async function latencyRun(server: RowcastProcess, pool: Pool, o: { subscribers: number; rate: number; durationMs: number }): Promise<LatencyResult & { losses: number }> {
+export async function latencyRun(server: RowcastProcess, pool: Pool, o: { subscribers: number; rate: number; durationMs: number }): Promise<LatencyResult & { losses: number; writtenPerSec: number }> {
   const fleet = await Fleet.start({ mode: 'ws', url: server.url, count: o.subscribers, table: 'orders', concurrency: 10, latency: true }, 1);
   const client = await pool.connect();
   try {
@@ -51,9 +51,11 @@ export async function latencyRun(server: RowcastProcess, pool: Pool, o: { subscr
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       await client.query(singleInsert('orders'), [`W1-${k}`]);
     }
+    // The rate the one writer kept, which falls short of o.rate when its commits are slower.
+    const writtenPerSec = (total * 1000) / (performance.now() - t0);
     await fleet.waitForMin(total, 10_000);
     const report = await fleet.report(total);
-    return { ...latencyOf(report), losses: report.losses };
+    return { ...latencyOf(report), losses: report.losses, writtenPerSec };
   } finally {
     client.release();
     await fleet.close();
