@@ -16,7 +16,7 @@ import type { RowcastTables } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
 import { TableCatalog } from '../src/hub/table-catalog.js';
 import type { TableInfo } from '../src/protocol.js';
-import { expect, test } from './support/fixtures.js';
+import { expect, startTestServer, test } from './support/fixtures.js';
 import type { TestDatabase } from './support/database.js';
 import { runCli } from './support/server-process.js';
 import { waitFor } from './support/wait.js';
@@ -249,4 +249,53 @@ test('DROP TABLE of an exposed table unexposes it (subscribers told); ALTER TABL
   const { rows } = await database.query("select count(*)::int as n from rowcast.exposed_tables where table_name = 'gadgets'");
   expect(rows[0].n).toBe(0);
   ws.close();
+});
+
+test('a start moves triggers of the old generic rowcast.capture() to the per-operation functions, and they capture', async ({ database }) => {
+  const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: database.pool }) });
+  await migrate(kysely);
+  await database.query('create table public.legacy (id int primary key, v text)');
+  await database.query("select rowcast.expose('public.legacy')");
+  // The install of an earlier version: one generic function behind all three triggers.
+  await database.query(`create function rowcast.capture() returns trigger language plpgsql as $$ begin return null; end $$`);
+  await database.query(`do $$
+    declare tbl regclass;
+    begin
+      for tbl in select format('%I.%I', table_schema, table_name)::regclass from rowcast.exposed_tables loop
+        perform rowcast.drop_capture_triggers(tbl);
+        execute format('create trigger rowcast_capture_insert after insert on %s referencing new table as rowcast_new for each statement execute function rowcast.capture()', tbl);
+        execute format('create trigger rowcast_capture_update after update on %s referencing old table as rowcast_old new table as rowcast_new for each statement execute function rowcast.capture()', tbl);
+        execute format('create trigger rowcast_capture_delete after delete on %s referencing old table as rowcast_old for each statement execute function rowcast.capture()', tbl);
+      end loop;
+    end $$`);
+
+  await migrate(kysely);
+  const { rows: functions } = await database.query(
+    "select tgname, tgfoid::regproc::text as fn from pg_trigger where tgrelid = 'public.legacy'::regclass and tgname like 'rowcast_capture_%' order by tgname",
+  );
+  expect(functions).toEqual([
+    { tgname: 'rowcast_capture_delete', fn: 'rowcast.capture_delete' },
+    { tgname: 'rowcast_capture_insert', fn: 'rowcast.capture_insert' },
+    { tgname: 'rowcast_capture_update', fn: 'rowcast.capture_update' },
+  ]);
+  const { rows: old } = await database.query("select to_regprocedure('rowcast.capture()') is null as gone");
+  expect(old[0].gone).toBe(true);
+
+  const server = await startTestServer(database.url);
+  try {
+    const ws = await TestWsClient.connect(server.url);
+    await ws.subscribe({ id: 'l', table: 'legacy' });
+    await database.query("insert into public.legacy values (1, 'a')");
+    await database.query("update public.legacy set v = 'b' where id = 1");
+    await database.query('delete from public.legacy where id = 1');
+    const changes = await ws.waitForChanges(3, 'l');
+    expect(changes.map((c) => [c.op, c.row, c.old])).toEqual([
+      ['INSERT', { id: 1, v: 'a' }, null],
+      ['UPDATE', { id: 1, v: 'b' }, { id: 1, v: 'a' }],
+      ['DELETE', { id: 1, v: 'b' }, { id: 1, v: 'b' }],
+    ]);
+    ws.close();
+  } finally {
+    await server.close();
+  }
 });
