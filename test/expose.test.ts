@@ -15,50 +15,11 @@ import {
 import type { RowcastTables } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
 import { TableCatalog } from '../src/hub/table-catalog.js';
-import type { TableInfo } from '../src/protocol.js';
 import { expect, startTestServer, test } from './support/fixtures.js';
-import type { TestDatabase } from './support/database.js';
+import { WITHIN_MS, captureTriggers, subscribeReply, subscribeWhenServed, tableInfo } from './support/exposure.js';
 import { runCli } from './support/server-process.js';
 import { waitFor } from './support/wait.js';
 import { TestWsClient } from './support/ws-client.js';
-
-const WITHIN_MS = 2000;
-
-async function tables(url: string): Promise<TableInfo[]> {
-  const body = (await (await fetch(`${url}/tables`)).json()) as { tables: TableInfo[] };
-  return body.tables;
-}
-
-/** The /tables entry of a public table, or undefined. */
-async function tableInfo(url: string, name: string): Promise<TableInfo | undefined> {
-  return (await tables(url)).find((t) => t.schema === 'public' && t.name === name);
-}
-
-/** Sends a subscribe and returns the reply to it: `subscribed` or an error frame. */
-async function subscribeReply(ws: TestWsClient, id: string, table: string) {
-  ws.send({ type: 'subscribe', id, table });
-  return ws.waitFor((m) => (m.type === 'subscribed' && m.id === id) || (m.type === 'error' && m.ref === id));
-}
-
-/** Subscribes again and again until the server accepts: a newly exposed table. */
-async function subscribeWhenServed(ws: TestWsClient, table: string): Promise<string> {
-  let attempt = 0;
-  return waitFor(
-    async () => {
-      const id = `${table}-${(attempt += 1)}`;
-      return (await subscribeReply(ws, id, table)).type === 'subscribed' ? id : false;
-    },
-    { timeoutMs: WITHIN_MS, intervalMs: 50, what: `${table} to be served` },
-  );
-}
-
-async function captureTriggers(database: TestDatabase, table: string): Promise<number> {
-  const { rows } = await database.query(
-    "select count(*)::int as n from pg_trigger where tgrelid = $1::regclass and tgname like 'rowcast_capture_%'",
-    [table],
-  );
-  return rows[0].n;
-}
 
 test('a table exposed in SQL is served within 2 s, follows rule changes, and stops when unexposed', async ({ rowcast, database }) => {
   await database.query('create table public.invoices (id bigserial primary key, customer_id text, amount numeric(12,2))');
@@ -225,30 +186,6 @@ test('catalog reloads that finish out of order leave the latest state', async ({
   plugin.release();
   await Promise.all([older, newer]);
   expect(catalog.get('public.racy')).toBeUndefined();
-});
-
-test('DROP TABLE of an exposed table unexposes it (subscribers told); ALTER TABLE reloads its columns', async ({ rowcast, database }) => {
-  await database.query('create table public.gadgets (id bigserial primary key, name text)');
-  await database.query("select rowcast.expose('public.gadgets')");
-  const tableNames = async () =>
-    ((await (await fetch(`${rowcast.url}/tables`)).json()) as { tables: Array<{ name: string; columns: Array<{ name: string }> }> }).tables;
-  await waitFor(async () => (await tableNames()).some((t) => t.name === 'gadgets'), { timeoutMs: 2000, what: 'gadgets exposed' });
-
-  await database.query('alter table public.gadgets add column color text');
-  await waitFor(async () => (await tableNames()).find((t) => t.name === 'gadgets')?.columns.some((c) => c.name === 'color'), {
-    timeoutMs: 2000,
-    what: 'the new column in /tables',
-  });
-  const ws = await TestWsClient.connect(rowcast.url);
-  await ws.subscribe({ id: 'g', table: 'gadgets', filter: { color: 'eq.red' } });
-
-  await database.query('drop table public.gadgets');
-  const error = await ws.waitFor((m) => m.type === 'error' && m.ref === 'g', 2000);
-  expect(error).toMatchObject({ code: 'unknown_table' });
-  expect((await tableNames()).some((t) => t.name === 'gadgets')).toBe(false);
-  const { rows } = await database.query("select count(*)::int as n from rowcast.exposed_tables where table_name = 'gadgets'");
-  expect(rows[0].n).toBe(0);
-  ws.close();
 });
 
 test('a start moves triggers of the old generic rowcast.capture() to the per-operation functions, and they capture', async ({ database }) => {

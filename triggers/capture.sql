@@ -124,6 +124,11 @@ begin
   if schema_name = 'rowcast' then
     raise exception 'rowcast.expose: tables of the rowcast schema cannot be exposed';
   end if;
+  -- Clients name a table "schema.table": with a dot inside a name two tables could share one.
+  if strpos(schema_name, '.') > 0 or strpos(rel_name, '.') > 0 then
+    raise exception 'rowcast.expose: %.% has a dot in its name; clients name tables as schema.table',
+      quote_ident(schema_name), quote_ident(rel_name);
+  end if;
   if not exists (select 1 from pg_index where indrelid = tbl and indisprimary) then
     raise exception 'rowcast.expose: table %.% has no primary key', schema_name, rel_name;
   end if;
@@ -137,10 +142,10 @@ begin
     raise exception 'rowcast.expose: table %.% has no column %', schema_name, rel_name, owner_column;
   end if;
 
-  insert into rowcast.exposed_tables (table_schema, table_name, read_roles, owner_column)
-  values (schema_name, rel_name, roles, owner_column)
+  insert into rowcast.exposed_tables (table_schema, table_name, read_roles, owner_column, relid)
+  values (schema_name, rel_name, roles, owner_column, tbl)
   on conflict (table_schema, table_name)
-  do update set read_roles = excluded.read_roles, owner_column = excluded.owner_column;
+  do update set read_roles = excluded.read_roles, owner_column = excluded.owner_column, relid = excluded.relid;
 
   perform rowcast.install_capture_triggers(tbl);
 
@@ -161,21 +166,5 @@ begin
   delete from rowcast.exposed_tables where table_schema = schema_name and table_name = rel_name;
   perform pg_notify('rowcast_control', json_build_object(
     'action', 'unexpose', 'schema', schema_name, 'table', rel_name)::text);
-end
-$$;
-
--- CONTRACT §2: the three demo tables are exposed after every start, with the
--- default read rules of §7 unless a DBA already set their own.
-do $$
-begin
-  if not exists (select 1 from rowcast.exposed_tables where table_schema = 'public' and table_name = 'orders') then
-    perform rowcast.expose('public.orders', roles => array['admin', 'staff']);
-  end if;
-  if not exists (select 1 from rowcast.exposed_tables where table_schema = 'public' and table_name = 'posts') then
-    perform rowcast.expose('public.posts');
-  end if;
-  if not exists (select 1 from rowcast.exposed_tables where table_schema = 'public' and table_name = 'notifications') then
-    perform rowcast.expose('public.notifications', owner_column => 'user_id');
-  end if;
 end
 $$;

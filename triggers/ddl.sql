@@ -1,7 +1,60 @@
 -- DDL on exposed tables: a dropped table leaves the registry (its subscribers
--- are told), an altered one is reloaded (new columns can be filtered on).
--- Event triggers need a superuser; without one Rowcast still works, and such
--- DDL is noticed at the next expose of the table.
+-- are told), an altered one is reloaded (new columns can be filtered on), a
+-- renamed one is served under its new name. Event triggers need a superuser;
+-- without one Rowcast still works, drops and alters are noticed at the next
+-- expose of the table, and renames at the next start.
+
+-- An exposed table renamed, or moved to another schema, keeps its entry and
+-- read rule under the new name; subscribers of the old name are told it is
+-- gone, as for a drop. Returns how many entries changed. The remembered oid is
+-- brought up to date from the names first (a restore gives tables new oids);
+-- an entry then follows its oid only when that is unambiguous: its name names
+-- no table, the table carries Rowcast's capture triggers, and neither its oid
+-- nor its new name belongs to another entry.
+create or replace function rowcast.follow_renames() returns integer
+language plpgsql as $$
+declare
+  moved record;
+  changed integer := 0;
+begin
+  update rowcast.exposed_tables e set relid = to_regclass(format('%I.%I', e.table_schema, e.table_name))
+  where to_regclass(format('%I.%I', e.table_schema, e.table_name)) is not null
+    and e.relid is distinct from to_regclass(format('%I.%I', e.table_schema, e.table_name));
+  for moved in
+    select e.table_schema as old_schema, e.table_name as old_name, n.nspname as new_schema, c.relname as new_name, c.oid
+    from rowcast.exposed_tables e
+    join pg_class c on c.oid = e.relid
+    join pg_namespace n on n.oid = c.relnamespace
+    where to_regclass(format('%I.%I', e.table_schema, e.table_name)) is null
+      and exists (select from pg_trigger t where t.tgrelid = c.oid and t.tgname = 'rowcast_capture_insert')
+      and not exists (select from rowcast.exposed_tables o
+                      where (o.relid = c.oid or (o.table_schema, o.table_name) = (n.nspname, c.relname))
+                        and (o.table_schema, o.table_name) <> (e.table_schema, e.table_name))
+  loop
+    if strpos(moved.new_schema, '.') > 0 or strpos(moved.new_name, '.') > 0 then
+      -- A name with a dot cannot be served (see rowcast.expose): the table stops being captured.
+      begin
+        perform rowcast.drop_capture_triggers(moved.oid);
+      exception when insufficient_privilege then
+        -- A start by a role that does not own the table must still start; its rows are pruned unread.
+        raise warning 'rowcast: cannot drop the capture triggers of %.%: %', quote_ident(moved.new_schema), quote_ident(moved.new_name), sqlerrm;
+      end;
+      delete from rowcast.exposed_tables where table_schema = moved.old_schema and table_name = moved.old_name;
+      raise warning 'rowcast: %.% is no longer exposed: clients name tables as schema.table, and its new name has a dot',
+        quote_ident(moved.new_schema), quote_ident(moved.new_name);
+    else
+      update rowcast.exposed_tables set table_schema = moved.new_schema, table_name = moved.new_name
+      where table_schema = moved.old_schema and table_name = moved.old_name;
+    end if;
+    perform pg_notify('rowcast_control', json_build_object(
+      'action', 'renamed', 'schema', moved.old_schema, 'table', moved.old_name,
+      'new_schema', moved.new_schema, 'new_table', moved.new_name)::text);
+    changed := changed + 1;
+  end loop;
+  return changed;
+end
+$$;
+
 create or replace function rowcast.on_ddl() returns event_trigger
 language plpgsql as $$
 declare
@@ -18,6 +71,7 @@ begin
       end if;
     end loop;
   else
+    perform rowcast.follow_renames();
     for obj in select * from pg_event_trigger_ddl_commands() where command_tag = 'ALTER TABLE' loop
       if exists (
         select 1 from rowcast.exposed_tables e
@@ -40,9 +94,13 @@ begin
   drop event trigger if exists rowcast_ddl_drop;
   drop event trigger if exists rowcast_ddl_alter;
   create event trigger rowcast_ddl_drop on sql_drop execute function rowcast.on_ddl();
-  create event trigger rowcast_ddl_alter on ddl_command_end when tag in ('ALTER TABLE')
+  create event trigger rowcast_ddl_alter on ddl_command_end when tag in ('ALTER TABLE', 'ALTER SCHEMA')
     execute function rowcast.on_ddl();
 exception when insufficient_privilege then
-  raise notice 'rowcast: not a superuser; DROP and ALTER of exposed tables are noticed at their next expose';
+  raise notice 'rowcast: not a superuser; DROP and ALTER of exposed tables are noticed at their next expose, renames at the next start';
 end
 $$;
+
+-- Renames made while no event trigger could see them (no superuser) or no
+-- server ran are followed at start.
+select rowcast.follow_renames();

@@ -30,6 +30,7 @@ export interface RowcastTables {
     read_roles: string[] | null;
     owner_column: string | null;
     exposed_at: Generated<Date>;
+    relid: number | null;
   };
 }
 
