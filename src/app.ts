@@ -13,6 +13,7 @@ import type { ServerMetrics } from './observability/metrics.js';
 import type { Authenticator } from './transports/authenticate.js';
 import type { ConnectionRegistry } from './transports/connections.js';
 import { mountHttpRoutes } from './transports/http.js';
+import { corsForAllowedOrigins } from './transports/origin.js';
 import { sseHandler } from './transports/sse.js';
 import { WebSocketTransport } from './transports/websocket-route.js';
 
@@ -47,6 +48,9 @@ export function createApp(deps: AppDeps): { app: Hono; websockets: WebSocketTran
     origins,
   });
   app.get('/ws', websockets.handler());
+  // WebSocket upgrades are not subject to CORS (checked by origin above); these reads are.
+  const corsPolicy = corsForAllowedOrigins(origins);
+  for (const path of ['/sse/*', '/changes/*', '/tables']) app.use(path, corsPolicy);
   app.get(
     '/sse/:table',
     sseHandler({ hub, authenticator, connections, log, keepAliveMs: limits.sseKeepAliveMs, maxBufferBytes: limits.maxBufferBytes, origins }),

@@ -4,27 +4,18 @@
  * offline when the server stops, and the token prompt when auth is on.
  */
 import { SignJWT } from 'jose';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
+import { launchChromium } from './support/browser.js';
 import { describe, expect, startTestServer, test } from './support/fixtures.js';
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SCREENSHOT = '/tmp/rowcast-dashboard.png';
 const SECRET = 'x'.repeat(32);
 
 describe('dashboard', () => {
   const session: { browser: Browser | null } = { browser: null };
   beforeAll(async () => {
-    session.browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    session.browser = await launchChromium();
   });
   afterAll(async () => {
     await session.browser?.close();
