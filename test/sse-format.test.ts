@@ -124,6 +124,27 @@ test('each change is exactly "id: <cursor>\\nevent: change\\ndata: <json>\\n\\n"
   stream.close();
 });
 
+test('a json column written with line breaks still makes one data line, the value intact', async ({ rowcast, database }) => {
+  await database.query('create table public.docs (id int primary key, doc json, tags jsonb)');
+  await database.query("select rowcast.expose('public.docs')");
+  await waitFor(async () => (await fetch(`${rowcast.url}/sse/docs`, { method: 'HEAD' })).status !== 404, { what: 'docs served' });
+  const stream = await RawStream.open(`${rowcast.url}/sse/docs`);
+  await waitFor(() => stream.text.length > 0, { what: 'the stream to start' });
+
+  const pretty = '{\n  "a": 1,\r\n  "b": ["x\\ny",\r  2]\n}';
+  await database.query('insert into docs (id, doc, tags) values (1, $1::json, $1::jsonb)', [pretty]);
+  await database.query('update docs set doc = $1::json', ['{\n"c": null\n}']);
+  await waitFor(() => stream.events().length >= 2, { what: 'two SSE events' });
+
+  const [insert, update] = stream.events().map((e) => ChangeEventSchema.parse(JSON.parse(e.data)));
+  expect(insert!.row).toEqual({ id: 1, doc: { a: 1, b: ['x\ny', 2] }, tags: { a: 1, b: ['x\ny', 2] } });
+  expect(update!.row).toMatchObject({ doc: { c: null } });
+  expect(update!.old).toMatchObject({ doc: { a: 1, b: ['x\ny', 2] } });
+  expect(stream.events().map((e) => e.data)).toEqual(await rawChanges(rowcast.url, 'docs', 2));
+  stream.expectWellFormed();
+  stream.close();
+});
+
 test('keep-alive comments go out periodically and never disturb the event framing', async ({ database }) => {
   // A short keep-alive, so the test waits a fraction of a second for it, not 15 s.
   const server = await startTestServer(database.url, { sseKeepAliveMs: 200 });

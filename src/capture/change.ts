@@ -61,7 +61,8 @@ export class Change {
     const r = this.record;
     this.eventJson ??=
       `{"id":"${this.id}","table":${JSON.stringify(r.table)},"schema":${JSON.stringify(r.schema)},` +
-      `"op":"${r.op}","row":${r.rowJson},"old":${r.oldJson ?? 'null'},"committed_at":"${r.committedAt}"}`;
+      `"op":"${r.op}","row":${oneLine(r.rowJson)},"old":${r.oldJson === null ? 'null' : oneLine(r.oldJson)},` +
+      `"committed_at":"${r.committedAt}"}`;
     return this.eventJson;
   }
 
@@ -84,4 +85,14 @@ export class Change {
     this.sseBytes ??= Buffer.from(`id: ${this.id}\nevent: change\ndata: ${this.json}\n\n`);
     return this.sseBytes;
   }
+}
+
+/**
+ * A `json` column keeps its text as written, line breaks included, and
+ * to_json embeds it as is; a line break would cut an SSE `data:` line. JSON
+ * strings cannot hold a raw CR or LF, so each is whitespace between tokens,
+ * and a space means the same.
+ */
+function oneLine(json: string): string {
+  return json.includes('\n') || json.includes('\r') ? json.replace(/[\r\n]/g, ' ') : json;
 }
