@@ -9,6 +9,9 @@
 -- branch on tg_op and a row count cost 16 writers about 3 % of their
 -- throughput, measured with pgbench).
 
+-- Rows are named `n.*` and `o.*`, never `n`: a bare alias means the column when
+-- the table has one of that name (a column `n` made the whole row its value).
+
 -- A NOTIFY serializes commits on a database-wide lock, so each function sends
 -- it only when no server is awake: an awake server holds (1919905635, 1)
 -- exclusively and reads the log in a loop anyway. Before it sleeps it waits
@@ -20,7 +23,7 @@ create or replace function rowcast.capture_insert() returns trigger
 language plpgsql as $$
 begin
   insert into rowcast.changes (table_schema, table_name, op, "row")
-  select tg_table_schema, tg_table_name, 'INSERT', to_json(n) from rowcast_new n;
+  select tg_table_schema, tg_table_name, 'INSERT', to_json(n.*) from rowcast_new n;
   if found and pg_try_advisory_lock_shared(1919905635, 1) then
     perform pg_advisory_unlock_shared(1919905635, 1);
     perform pg_notify('rowcast_wakeup', '');
@@ -35,9 +38,9 @@ begin
   -- Old and new transition rows are stored pairwise in the same order, so
   -- ordinal pairing also survives an UPDATE of the primary key.
   insert into rowcast.changes (table_schema, table_name, op, "row", old)
-  select tg_table_schema, tg_table_name, 'UPDATE', to_json(n.r), to_json(o.r)
-  from (select row_number() over () as i, n as r from rowcast_new n) n
-  join (select row_number() over () as i, o as r from rowcast_old o) o using (i)
+  select tg_table_schema, tg_table_name, 'UPDATE', n.r, o.r
+  from (select row_number() over () as i, to_json(n.*) as r from rowcast_new n) n
+  join (select row_number() over () as i, to_json(o.*) as r from rowcast_old o) o using (i)
   order by i;
   if found and pg_try_advisory_lock_shared(1919905635, 1) then
     perform pg_advisory_unlock_shared(1919905635, 1);
@@ -51,7 +54,7 @@ create or replace function rowcast.capture_delete() returns trigger
 language plpgsql as $$
 begin
   insert into rowcast.changes (table_schema, table_name, op, "row", old)
-  select tg_table_schema, tg_table_name, 'DELETE', to_json(o), to_json(o) from rowcast_old o;
+  select tg_table_schema, tg_table_name, 'DELETE', to_json(o.*), to_json(o.*) from rowcast_old o;
   if found and pg_try_advisory_lock_shared(1919905635, 1) then
     perform pg_advisory_unlock_shared(1919905635, 1);
     perform pg_notify('rowcast_wakeup', '');
