@@ -118,9 +118,9 @@ export async function startRowcast(config: Config, log: Logger): Promise<Rowcast
     if (authenticator.devMode) {
       log.warn('OPEN DEV MODE: no ROWCAST_JWT_SECRET, ROWCAST_JWT_PUBLIC_KEY or ROWCAST_JWKS_URL is set, so every client is admin and reads everything');
     }
-    const reader = new ChangeLogReader(database.db, database.pool);
     const catalog = new TableCatalog(database.db);
     await catalog.refresh();
+    const reader = new ChangeLogReader(database.db, database.pool, catalog);
     const listenUrl = config.listenUrl ?? databaseUrl;
     const listener = new WakeupListener(listenUrl);
     await listener.start().catch((cause: Error) => {

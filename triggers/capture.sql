@@ -106,6 +106,14 @@ begin
 end
 $$;
 
+-- Every change to what is exposed, and how: bumps the registry's version (see
+-- sql/0007) and tells running servers at once.
+create or replace function rowcast.registry_changed(what json) returns void
+language sql as $$
+  update rowcast.registry set version = version + 1;
+  select pg_notify('rowcast_control', what::text);
+$$;
+
 -- Expose a table: register its read rule and install the capture triggers.
 -- Idempotent; a running server learns of it through rowcast_control.
 create or replace function rowcast.expose(
@@ -152,8 +160,7 @@ begin
 
   perform rowcast.install_capture_triggers(tbl);
 
-  perform pg_notify('rowcast_control', json_build_object(
-    'action', 'expose', 'schema', schema_name, 'table', rel_name)::text);
+  perform rowcast.registry_changed(json_build_object('action', 'expose', 'schema', schema_name, 'table', rel_name));
 end
 $$;
 
@@ -167,7 +174,6 @@ begin
   from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = tbl;
   perform rowcast.drop_capture_triggers(tbl);
   delete from rowcast.exposed_tables where table_schema = schema_name and table_name = rel_name;
-  perform pg_notify('rowcast_control', json_build_object(
-    'action', 'unexpose', 'schema', schema_name, 'table', rel_name)::text);
+  perform rowcast.registry_changed(json_build_object('action', 'unexpose', 'schema', schema_name, 'table', rel_name));
 end
 $$;

@@ -46,9 +46,9 @@ begin
       update rowcast.exposed_tables set table_schema = moved.new_schema, table_name = moved.new_name
       where table_schema = moved.old_schema and table_name = moved.old_name;
     end if;
-    perform pg_notify('rowcast_control', json_build_object(
+    perform rowcast.registry_changed(json_build_object(
       'action', 'renamed', 'schema', moved.old_schema, 'table', moved.old_name,
-      'new_schema', moved.new_schema, 'new_table', moved.new_name)::text);
+      'new_schema', moved.new_schema, 'new_table', moved.new_name));
     changed := changed + 1;
   end loop;
   return changed;
@@ -66,8 +66,8 @@ begin
       delete from rowcast.exposed_tables
       where table_schema = obj.schema_name and table_name = obj.object_name;
       if found then
-        perform pg_notify('rowcast_control', json_build_object(
-          'action', 'dropped', 'schema', obj.schema_name, 'table', obj.object_name)::text);
+        perform rowcast.registry_changed(json_build_object(
+          'action', 'dropped', 'schema', obj.schema_name, 'table', obj.object_name));
       end if;
     end loop;
   else
@@ -79,7 +79,7 @@ begin
         join pg_class c on c.relnamespace = n.oid and c.relname = e.table_name
         where c.oid = obj.objid
       ) then
-        perform pg_notify('rowcast_control', json_build_object('action', 'altered', 'oid', obj.objid)::text);
+        perform rowcast.registry_changed(json_build_object('action', 'altered', 'oid', obj.objid));
       end if;
     end loop;
   end if;

@@ -41,6 +41,7 @@ interface PageRow extends ChangeRow {
   pruned_pos: string;
   pruned_seq: string;
   head_pos: string;
+  registry_version: string;
 }
 
 interface AdvanceRow extends ChangeRow {
@@ -71,11 +72,21 @@ function toChanges(rows: ChangeRow[]): Change[] {
 
 const NO_LIMIT: Cursor = { pos: Number.MAX_SAFE_INTEGER, seq: 0 };
 
+/**
+ * The table catalog, as the reader needs it: changes are handed out only
+ * once the catalog has caught up with the registry version (rowcast.registry)
+ * read after them, so no change is judged by a rule older than itself.
+ */
+export interface RegistryFollower {
+  ensureVersion(version: number): Promise<void>;
+}
+
 export class ChangeLogReader {
   constructor(
     private readonly db: Kysely<RowcastTables>,
     /** For named statements, which PostgreSQL plans once per connection. */
     private readonly pool: Pool,
+    private readonly registry: RegistryFollower,
   ) {}
 
   /** Gives newly committed transactions their positions; returns the head cursor. */
@@ -100,7 +111,18 @@ export class ChangeLogReader {
       values: [after.pos, after.seq, limit, tables],
     });
     const first = rows[0];
-    return { changes: toChanges(rows), head: afterTransaction(Number(first?.head_pos ?? 0)), atHead: first?.at_head === true };
+    const changes = toChanges(rows);
+    // Read after the pass, so it covers every rule committed before the changes it placed.
+    if (changes.length > 0) await this.registry.ensureVersion(await this.registryVersion());
+    return { changes, head: afterTransaction(Number(first?.head_pos ?? 0)), atHead: first?.at_head === true };
+  }
+
+  private async registryVersion(): Promise<number> {
+    const { rows } = await this.pool.query<{ version: string }>({
+      name: 'rowcast_registry_version',
+      text: 'select version::text from rowcast.registry',
+    });
+    return Number(rows[0]?.version ?? 0);
   }
 
   /**
@@ -113,7 +135,9 @@ export class ChangeLogReader {
     const { table, tables } = options;
     const compiled = sql<PageRow>`
       with marker as (
-        select pruned_pos::text, pruned_seq::text, head_pos::text from rowcast.sequencer
+        select pruned_pos::text, pruned_seq::text, head_pos::text,
+               (select version::text from rowcast.registry) as registry_version
+        from rowcast.sequencer
       ), page as (
         select t.pos, c.seq, c.table_schema, c.table_name, c.op,
                c."row"::text as row, c.old::text as old,
@@ -147,7 +171,10 @@ export class ChangeLogReader {
     if (compareCursors(after, head) > 0) {
       throw new RowcastError('cursor_expired', 'the cursor is not from this change log; start over without it');
     }
-    return { changes: toChanges(rows), head };
+    const changes = toChanges(rows);
+    // Same statement, same snapshot: the rules these changes were committed under, or newer.
+    if (changes.length > 0) await this.registry.ensureVersion(Number(first.registry_version));
+    return { changes, head };
   }
 
   /** The oldest cursor a client may resume from. */

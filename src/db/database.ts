@@ -24,6 +24,7 @@ export interface RowcastTables {
     pruned_pos: Int8;
     pruned_seq: Int8;
   };
+  'rowcast.registry': { singleton: Generated<boolean>; version: Int8 };
   'rowcast.exposed_tables': {
     table_schema: string;
     table_name: string;

@@ -19,8 +19,10 @@ export interface ExposedTable {
 }
 
 interface CatalogRow {
-  table_schema: string;
-  table_name: string;
+  /** The registry's version this state was read at (on every row, and on the one row of an empty registry). */
+  version: string;
+  table_schema: string | null;
+  table_name: string | null;
   read_roles: string[] | null;
   owner_column: string | null;
   columns: TableColumn[] | null;
@@ -44,6 +46,8 @@ export class TableCatalog extends EventEmitter<CatalogEvents> {
   /** Reloads run concurrently (one per notification); only a newer one may replace the state. */
   private started = 0;
   private applied = 0;
+  /** The registry version (rowcast.registry) the current state was read at. */
+  version = 0;
 
   constructor(private readonly db: Kysely<RowcastTables>) {
     super();
@@ -52,26 +56,30 @@ export class TableCatalog extends EventEmitter<CatalogEvents> {
   async refresh(): Promise<void> {
     const generation = ++this.started;
     const { rows } = await sql<CatalogRow>`
-      select e.table_schema, e.table_name, e.read_roles, e.owner_column,
-        (select json_agg(json_build_object(
-                  'name', a.attname,
-                  'type', format_type(a.atttypid, a.atttypmod),
-                  'nullable', not a.attnotnull) order by a.attnum)
-           from pg_attribute a
-          where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns,
-        (select json_agg(a.attname order by array_position(i.indkey, a.attnum))
-           from pg_index i
-           join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any (i.indkey)
-          where i.indrelid = c.oid and i.indisprimary) as primary_key
-      from rowcast.exposed_tables e
-      join pg_namespace n on n.nspname = e.table_schema
-      join pg_class c on c.relnamespace = n.oid and c.relname = e.table_name
-      order by e.table_schema, e.table_name`.execute(this.db);
+      select r.version::text, t.* from rowcast.registry r left join (
+        select e.table_schema, e.table_name, e.read_roles, e.owner_column,
+          (select json_agg(json_build_object(
+                    'name', a.attname,
+                    'type', format_type(a.atttypid, a.atttypmod),
+                    'nullable', not a.attnotnull) order by a.attnum)
+             from pg_attribute a
+            where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns,
+          (select json_agg(a.attname order by array_position(i.indkey, a.attnum))
+             from pg_index i
+             join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any (i.indkey)
+            where i.indrelid = c.oid and i.indisprimary) as primary_key
+        from rowcast.exposed_tables e
+        join pg_namespace n on n.nspname = e.table_schema
+        join pg_class c on c.relnamespace = n.oid and c.relname = e.table_name
+      ) t on true
+      order by t.table_schema, t.table_name`.execute(this.db);
     if (generation < this.applied) return;
     this.applied = generation;
+    this.version = Number(rows[0]?.version ?? 0);
     const next = new Map<string, ExposedTable>();
     const nextSignature = new Map<string, string>();
     for (const row of rows) {
+      if (row.table_schema === null || row.table_name === null) continue;
       const key = `${row.table_schema}.${row.table_name}`;
       const rule = ruleOf(row);
       const columns = row.columns ?? [];
@@ -89,6 +97,14 @@ export class TableCatalog extends EventEmitter<CatalogEvents> {
     this.tables = next;
     this.signature = nextSignature;
     if (changed.length > 0) this.emit('changed', changed);
+  }
+
+  /**
+   * Reloads until the state is at least `version`: what a change about to be
+   * published was read with, so the rules it is judged by are never older.
+   */
+  async ensureVersion(version: number): Promise<void> {
+    while (this.version < version) await this.refresh();
   }
 
   list(): ExposedTable[] {

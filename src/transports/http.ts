@@ -86,12 +86,15 @@ export function mountHttpRoutes(app: Hono, deps: HttpDeps): void {
     try {
       const principal = await principalOf(c);
       const { query, filter } = parseFeedQuery(new URL(c.req.url), ChangesQuerySchema);
-      const { table, matcher } = deps.hub.match({
-        table: c.req.param('table'),
-        ...(query.ops ? { ops: query.ops } : {}),
-        ...(filter ? { filter } : {}),
-        principal,
-      });
+      const match = () =>
+        deps.hub.match({
+          table: c.req.param('table'),
+          ...(query.ops ? { ops: query.ops } : {}),
+          ...(filter ? { filter } : {}),
+          principal,
+        });
+      let { table, matcher } = match();
+      let version = deps.catalog.version;
       let after: Cursor = query.since ? decodeCursor(query.since) : await deps.reader.oldest();
       const changes: Change[] = [];
       for (let pages = 0; pages < MAX_PAGES_PER_REQUEST && changes.length < query.limit; pages++) {
@@ -99,6 +102,11 @@ export function mountHttpRoutes(app: Hono, deps: HttpDeps): void {
           limit: query.limit,
           table: { schema: table.info.schema, name: table.info.name },
         });
+        // The read brought the catalog up to the rules these changes were committed under.
+        if (deps.catalog.version !== version) {
+          ({ table, matcher } = match());
+          version = deps.catalog.version;
+        }
         for (const change of page.changes) {
           after = change.cursor;
           const view = matcher.admit(change);

@@ -1,0 +1,93 @@
+/**
+ * CONTRACT §7, a client never receives a row its rule hides, also when the
+ * DBA narrows a rule in the same transaction as a write: the rule committed
+ * with (or before) a change is the one it is judged by, live, on resume and
+ * on /changes. The NOTIFY that tells servers of a rule arrives on another
+ * connection, in no order with the reads of the log; the registry's version
+ * read after the changes orders them (sql/0007).
+ */
+import type { TestDatabase } from './support/database.js';
+import { expect, startTestServer, test } from './support/fixtures.js';
+import { bearer, connectAs, getJson, hmacToken, SECRET } from './support/tokens.js';
+import { waitFor } from './support/wait.js';
+
+const RUNS = 5;
+
+/** In one transaction: orders readable by admin only, and a row staff must not see. */
+async function narrowAndWrite(database: TestDatabase, orderNumber: string): Promise<void> {
+  const client = await database.pool.connect();
+  try {
+    await client.query('begin');
+    await client.query("select rowcast.expose('public.orders', roles => array['admin'])");
+    await client.query('insert into orders (order_number) values ($1)', [orderNumber]);
+    await client.query('commit');
+  } finally {
+    client.release();
+  }
+}
+
+const widen = (database: TestDatabase) => database.query("select rowcast.expose('public.orders', roles => array['admin', 'staff'])");
+
+test('a rule narrowed with a write in one transaction: live subscribers get forbidden, never the row', async ({ database }) => {
+  const server = await startTestServer(database.url, { jwt: { secret: SECRET } });
+  try {
+    const staff = await connectAs(server.url, await hmacToken({ sub: 's1', role: 'staff' }));
+    for (let run = 0; run < RUNS; run++) {
+      const orders = `o${run}`;
+      const posts = `p${run}`;
+      // A fresh server catalog may lag the widening of the last run by a moment.
+      await waitFor(
+        async () => {
+          staff.send({ type: 'subscribe', id: orders, table: 'orders' });
+          const reply = await staff.waitFor((m) => (m.type === 'subscribed' && m.id === orders) || (m.type === 'error' && m.ref === orders));
+          staff.messages.splice(staff.messages.indexOf(reply), 1);
+          return reply.type === 'subscribed';
+        },
+        { what: 'staff to read orders again' },
+      );
+      await staff.subscribe({ id: posts, table: 'posts' });
+      await narrowAndWrite(database, `secret-${run}`);
+      // Commit order: once a later post is here, the order would have been too.
+      await database.query('insert into posts (title) values ($1)', [`after-${run}`]);
+      await staff.waitForChanges(1, posts);
+      expect(await staff.waitFor((m) => m.type === 'error' && m.ref === orders)).toMatchObject({ code: 'forbidden' });
+      expect(staff.changes(orders)).toEqual([]);
+      staff.send({ type: 'unsubscribe', id: posts });
+      await staff.waitFor((m) => m.type === 'unsubscribed' && m.id === posts);
+      await widen(database);
+    }
+    staff.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('a rule narrowed with a write in one transaction: /changes right after answers 403, never the row', async ({ database }) => {
+  const server = await startTestServer(database.url, { jwt: { secret: SECRET } });
+  try {
+    const headers = bearer(await hmacToken({ sub: 's1', role: 'staff' }));
+    for (let run = 0; run < RUNS; run++) {
+      const before = await waitFor(
+        async () => {
+          const res = await getJson(`${server.url}/changes/orders`, headers);
+          return res.status === 200 ? (res.json.cursor as string) : false;
+        },
+        { what: 'staff to read orders again' },
+      );
+      await narrowAndWrite(database, `secret-${run}`);
+      // Until a pass has placed the transaction, the log reads empty after `before`.
+      const res = await waitFor(
+        async () => {
+          const r = await getJson(`${server.url}/changes/orders?since=${before}`, headers);
+          return r.status === 200 && r.json.changes.length === 0 ? false : r;
+        },
+        { what: 'the write to be placed' },
+      );
+      expect(res.status, JSON.stringify(res.json)).toBe(403);
+      expect(JSON.stringify(res.json)).not.toContain('secret');
+      await widen(database);
+    }
+  } finally {
+    await server.close();
+  }
+});
