@@ -74,7 +74,17 @@ export class Hub {
    * Returns the subscription and the first backlog page for `start`.
    */
   async subscribe(request: SubscribeRequest): Promise<{ subscription: Subscription; start: () => Promise<void> }> {
-    const { reader, pageSize } = this.options;
+    const { subscription, ready } = this.register(request);
+    return { subscription, start: await ready };
+  }
+
+  /**
+   * `subscribe` in two steps, for a caller that must hold the subscription
+   * while its cursor is checked (to cancel it, or end it on a token refresh):
+   * validates and registers it at once (throws if refused); `ready` resolves
+   * with its `start` once the first backlog page is read.
+   */
+  register(request: SubscribeRequest): { subscription: Subscription; ready: Promise<() => Promise<void>> } {
     const { table, matcher } = this.match(request);
     const since = request.since === undefined ? null : decodeCursor(request.since);
     const live = this.options.feedCursor();
@@ -87,13 +97,20 @@ export class Hub {
       backlogUpTo: live,
     });
     this.add(subscription, request.principal);
+    return { subscription, ready: this.firstPage(subscription, since, live) };
+  }
+
+  /** Reads the first backlog page after `since` (none without one) and returns the subscription's `start`. */
+  private async firstPage(subscription: Subscription, since: Cursor | null, live: Cursor): Promise<() => Promise<void>> {
+    const { reader, pageSize } = this.options;
+    const { schema, name } = subscription.table.info;
     let firstPage: Change[] = [];
     try {
       if (since) {
         // Also refuses a cursor that is pruned or not from this log.
         const page = await reader.readAfter(since, {
           limit: compareCursors(since, live) < 0 ? pageSize : 1,
-          table: { schema: table.info.schema, name: table.info.name },
+          table: { schema, name },
           upTo: compareCursors(since, live) < 0 ? live : since,
         });
         firstPage = page.changes;
@@ -102,7 +119,7 @@ export class Hub {
       this.remove(subscription);
       throw asRowcastError(error);
     }
-    return { subscription, start: () => subscription.replay(reader, firstPage, pageSize) };
+    return () => subscription.replay(reader, firstPage, pageSize);
   }
 
   /** Resolves a table and what of it this principal asked for and may see. */

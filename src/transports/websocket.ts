@@ -53,9 +53,11 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
   readonly transport = 'ws' as const;
   readonly id = randomUUID();
   private ws: WSContext<WebSocketLike> | null = null;
+  /**
+   * Every subscription by id, including those still being set up (their `since`
+   * read in flight): unsubscribe, a token refresh and close treat both alike.
+   */
   private readonly subscriptions = new Map<string, Subscription>();
-  /** Ids of subscriptions being set up, so a second subscribe with the id is refused. */
-  private readonly reserved = new Set<string>();
   private readonly bucket: TokenBucket;
   private expiryTimer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -107,6 +109,8 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
   }
 
   private receive(data: unknown, ws: WSContext<WebSocketLike>): void {
+    // A frame after close would register a subscription that nothing ends.
+    if (this.closed) return;
     this.ws = ws;
     if (!this.bucket.take()) {
       if (this.bucket.flooding()) {
@@ -155,15 +159,15 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
 
   private async subscribe(message: SubscribeMessage): Promise<void> {
     const { id } = message;
+    let subscription: Subscription | null = null;
     try {
-      if (this.subscriptions.has(id) || this.reserved.has(id)) {
+      if (this.subscriptions.has(id)) {
         throw new RowcastError('invalid_message', `subscription id ${id} is already in use`);
       }
-      if (this.subscriptions.size + this.reserved.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+      if (this.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
         throw new RowcastError('too_many_subscriptions', `at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection`);
       }
-      this.reserved.add(id);
-      const { subscription, start } = await this.deps.hub.subscribe({
+      const registered = this.deps.hub.register({
         id,
         table: message.table,
         ...(message.ops ? { ops: message.ops } : {}),
@@ -172,17 +176,22 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
         principal: this.principal,
         sink: this,
       });
-      this.reserved.delete(id);
-      if (this.closed) {
-        this.deps.hub.unsubscribe(subscription);
-        return;
-      }
+      subscription = registered.subscription;
+      // Known from now on, so an `auth` or `unsubscribe` arriving during the backlog read reaches it.
       this.subscriptions.set(id, subscription);
+      const start = await registered.ready;
+      // Unsubscribed, closed, or ended (a refreshed token may not read it) meanwhile: nothing more for it.
+      if (subscription.isClosed) return;
       const { schema, name } = subscription.table.info;
       this.send({ type: 'subscribed', id, table: schema === 'public' ? name : `${schema}.${name}`, cursor: encodeCursor(subscription.cursor) });
       await start();
     } catch (error) {
-      this.reserved.delete(id);
+      // Unsubscribed, closed or ended meanwhile: already answered, or no one left to tell.
+      if (subscription?.isClosed) return;
+      if (subscription) {
+        this.subscriptions.delete(id);
+        this.deps.hub.unsubscribe(subscription);
+      }
       const e = asRowcastError(error);
       if (e.code === 'internal_error') this.deps.log.error({ err: e.cause, connection: this.id }, 'subscribe failed');
       this.sendError(e.code, e.message, id);
@@ -193,7 +202,7 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
     try {
       this.principal = await this.deps.authenticator.authenticate(token);
       this.watchExpiry();
-      // A new role may read less: subscriptions it no longer allows end with `forbidden`.
+      // A new role may read less: subscriptions it no longer allows, set up or still being set up, end with `forbidden`.
       for (const subscription of [...this.subscriptions.values()]) this.deps.hub.reauthorize(subscription, this.principal);
       this.send({ type: 'authenticated', exp: this.principal.exp });
     } catch {
