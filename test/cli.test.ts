@@ -215,7 +215,7 @@ describe('types', { timeout: 60_000 }, () => {
     expect(result.stdout).toContain(`export interface OrderInvoices {
   id: string;
   customer_id: string | null;
-  amount: number;
+  amount: number | 'NaN';
   paid: boolean | null;
   tags: string[] | null;
   meta: unknown;

@@ -298,7 +298,7 @@ describe('tokens', () => {
       },
     });
     const states = recordStates(client);
-    const totals: Array<number | null> = [];
+    const totals: Array<number | 'NaN' | null> = [];
     let subscribed = 0;
     client.subscribe('orders', { onSubscribed: () => (subscribed += 1) }, (c) => totals.push(c.row.total));
     await waitFor(() => subscribed === 1, { what: 'the subscription' });
@@ -369,7 +369,7 @@ test('a user of rowcast/client gets typed rows: a wrong column does not compile'
         "const client = createClient({ url: 'http://127.0.0.1:8080', token: async () => 'jwt' });",
         "client.subscribe('orders', { ops: ['INSERT'], filter: { status: 'eq.paid' } }, (change) => {",
         '  const typed: ChangeEvent<Orders> = change;',
-        '  const total: number | null = change.row.total;',
+        "  const total: number | 'NaN' | null = change.row.total;",
         '  return [typed, total, change.row.totl];',
         '});',
         "client.subscribe('orders', { filter: { statuss: 'eq.paid' } }, () => {});",

@@ -246,9 +246,21 @@ function reference(kind: Kind, cond: Cond, raw: unknown): boolean {
   const parse = (s: string): number | string | boolean => (kind === 'number' ? Number(s) : kind === 'boolean' ? s === 'true' : s);
   if (cond.op === 'in') return cond.values.map(parse).includes(v as number | string | boolean);
   const want = parse(cond.value);
-  const x = v as number | string;
-  const w = want as number | string;
+  if (kind === 'text') {
+    // By code point (README), not by UTF-16 unit as JS's < does: U+1F600 > U+FF66.
+    const order = compareSequences(codePoints(v as string), codePoints(want as string));
+    return { eq: order === 0, neq: order !== 0, lt: order < 0, lte: order <= 0, gt: order > 0, gte: order >= 0 }[cond.op];
+  }
+  const x = v as number | boolean;
+  const w = want as number | boolean;
   return { eq: x === w, neq: x !== w, lt: x < w, lte: x <= w, gt: x > w, gte: x >= w }[cond.op];
+}
+
+const codePoints = (s: string): number[] => [...s].map((ch) => ch.codePointAt(0) as number);
+
+function compareSequences(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return Math.sign((a[i] as number) - (b[i] as number));
+  return Math.sign(a.length - b.length);
 }
 
 const numberValue = fc.oneof(fc.integer({ min: -5, max: 5 }), fc.double({ min: -10, max: 10, noNaN: true }));

@@ -1,8 +1,10 @@
 /**
  * One captured row change as read from the log. The row arrives as JSON text
- * and is parsed at most once, and only if a filter or a read rule looks at it;
- * the event JSON is built once from that text and shared by every transport.
+ * and is parsed at most once, and only if a filter or a read rule looks at it,
+ * its numbers kept exact (parseExactJson); the event JSON is built once from
+ * that text, byte for byte, and shared by every transport.
  */
+import { parseExactJson } from './exact-json.js';
 import type { Op, Row } from '../protocol.js';
 import { encodeCursor, type Cursor } from './cursor.js';
 
@@ -41,12 +43,12 @@ export class Change {
   }
 
   get row(): Row {
-    this.parsedRow ??= JSON.parse(this.record.rowJson) as Row;
+    this.parsedRow ??= parseExactJson(this.record.rowJson) as Row;
     return this.parsedRow;
   }
 
   get old(): Row | null {
-    if (this.parsedOld === undefined) this.parsedOld = this.record.oldJson === null ? null : (JSON.parse(this.record.oldJson) as Row);
+    if (this.parsedOld === undefined) this.parsedOld = this.record.oldJson === null ? null : (parseExactJson(this.record.oldJson) as Row);
     return this.parsedOld;
   }
 

@@ -12,6 +12,8 @@ export interface ColumnSource {
   notNull: boolean;
   /** Declared array dimensions (attndims); 0 when not declared. */
   dims: number;
+  /** Declared type modifier (atttypmod), e.g. numeric(12,2)'s; -1 when none. */
+  typmod: number;
 }
 
 export interface TableSource {
@@ -30,6 +32,8 @@ export interface PgType {
   /** typcategory: 'A' for arrays */
   category: string;
   base: number;
+  /** A domain's type modifier on its base (typtypmod); -1 when none. */
+  typmod: number;
   element: number;
   notNull: boolean;
   labels: string[] | null;
@@ -49,14 +53,19 @@ const HEADER = `/**
  */
 `;
 
+/** to_json writes NaN and ±Infinity, which JSON has no number for, as strings. */
+const FLOAT = "number | 'NaN' | 'Infinity' | '-Infinity'";
+/** A numeric with a declared precision holds NaN but no infinity. */
+const BOUNDED_NUMERIC = "number | 'NaN'";
+
 /** Built-in types to_json renders as something other than a JSON string. */
 const BUILTIN_JSON_TYPES: Record<string, string> = {
   int2: 'number',
   int4: 'number',
   int8: 'number',
-  float4: 'number',
-  float8: 'number',
-  numeric: 'number',
+  float4: FLOAT,
+  float8: FLOAT,
+  numeric: FLOAT,
   bool: 'boolean',
   json: 'unknown',
   jsonb: 'unknown',
@@ -72,19 +81,24 @@ function propertyName(name: string): string {
   return IDENTIFIER.test(name) ? name : quote(name);
 }
 
-/** The TypeScript type of one value of type `oid`, and whether a domain forbids null. */
-function jsonTypeOf(oid: number, types: ReadonlyMap<number, PgType>): { ts: string; notNull: boolean } {
+/**
+ * The TypeScript type of one value of type `oid` with type modifier `typmod`
+ * (an array's applies to its elements), and whether a domain forbids null.
+ */
+function jsonTypeOf(oid: number, typmod: number, types: ReadonlyMap<number, PgType>): { ts: string; notNull: boolean } {
   let type = types.get(oid);
   let notNull = false;
   while (type?.kind === 'd') {
     notNull ||= type.notNull;
+    if (type.typmod >= 0) typmod = type.typmod;
     type = types.get(type.base);
   }
   if (!type) return { ts: 'unknown', notNull };
   if (type.category === 'A' && type.element !== 0) {
-    const element = jsonTypeOf(type.element, types).ts;
+    const element = jsonTypeOf(type.element, typmod, types).ts;
     return { ts: `${element.includes(' ') ? `(${element})` : element}[]`, notNull };
   }
+  if (type.schema === 'pg_catalog' && type.name === 'numeric' && typmod >= 0) return { ts: BOUNDED_NUMERIC, notNull };
   if (type.schema === 'pg_catalog' && BUILTIN_JSON_TYPES[type.name]) return { ts: BUILTIN_JSON_TYPES[type.name]!, notNull };
   if (type.kind === 'e' && type.labels?.length) return { ts: type.labels.map(quote).join(' | '), notNull };
   if (type.kind === 'c') return { ts: '{ [column: string]: unknown }', notNull };
@@ -93,7 +107,7 @@ function jsonTypeOf(oid: number, types: ReadonlyMap<number, PgType>): { ts: stri
 }
 
 function columnType(column: ColumnSource, types: ReadonlyMap<number, PgType>): string {
-  const { ts, notNull } = jsonTypeOf(column.typeOid, types);
+  const { ts, notNull } = jsonTypeOf(column.typeOid, column.typmod, types);
   // to_json nests multi-dimensional arrays; attndims tells how deep when declared.
   const typed = column.dims > 1 && ts.endsWith('[]') ? ts + '[]'.repeat(column.dims - 1) : ts;
   // `unknown` already includes null.
@@ -140,9 +154,10 @@ export async function readTypeSources(pool: pg.Pool): Promise<TypeSources> {
     type_oid: number;
     not_null: boolean;
     dims: number;
+    typmod: number;
   }>(
     `select e.table_schema, e.table_name, a.attname as name, a.atttypid as type_oid,
-            a.attnotnull as not_null, a.attndims as dims
+            a.attnotnull as not_null, a.attndims as dims, a.atttypmod as typmod
        from rowcast.exposed_tables e
        join pg_namespace n on n.nspname = e.table_schema
        join pg_class c on c.relnamespace = n.oid and c.relname = e.table_name
@@ -154,7 +169,7 @@ export async function readTypeSources(pool: pg.Pool): Promise<TypeSources> {
     const key = `${row.table_schema}.${row.table_name}`;
     let table = tables.get(key);
     if (!table) tables.set(key, (table = { schema: row.table_schema, name: row.table_name, columns: [] }));
-    table.columns.push({ name: row.name, typeOid: row.type_oid, notNull: row.not_null, dims: row.dims });
+    table.columns.push({ name: row.name, typeOid: row.type_oid, notNull: row.not_null, dims: row.dims, typmod: row.typmod });
   }
   // The column types and every type they are built on (domain bases, array elements).
   const { rows: typeRows } = await pool.query<PgType>(
@@ -166,7 +181,7 @@ export async function readTypeSources(pool: pg.Pool): Promise<TypeSources> {
         where x.oid <> 0
      )
      select t.oid, t.typname as name, n.nspname as schema, t.typtype as kind, t.typcategory as category,
-            t.typbasetype as base, t.typelem as element, t.typnotnull as "notNull",
+            t.typbasetype as base, t.typtypmod as typmod, t.typelem as element, t.typnotnull as "notNull",
             (select array_agg(e.enumlabel::text order by e.enumsortorder) from pg_enum e where e.enumtypid = t.oid) as labels,
             exists (select 1 from pg_cast k
                      where k.castsource = t.oid and k.casttarget in ('json'::regtype, 'jsonb'::regtype)) as "jsonCast"

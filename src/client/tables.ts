@@ -18,7 +18,7 @@ export interface Orders {
   id: number;
   order_number: string | null;
   customer_name: string | null;
-  total: number | null;
+  total: number | 'NaN' | null;
   status: string | null;
   created_at: string | null;
   updated_at: string | null;

@@ -5,6 +5,8 @@
  */
 import { RowcastError } from '../errors.js';
 import type { TableInfo } from '../protocol.js';
+import { exactJsonText } from '../capture/exact-json.js';
+import { ExactNumber, numericText } from '../capture/exact-number.js';
 
 export interface Principal {
   sub: string | null;
@@ -39,8 +41,13 @@ export function readGrant(principal: Principal, table: TableInfo, rule: ReadRule
   }
 }
 
-/** The owner key of a row, compared as text with the token's sub. */
+/**
+ * The owner key of a row, compared as text with the token's sub: a number by
+ * its exact decimal digits (a bigint 9007199254740993 is not ...992's), text
+ * as it is.
+ */
 export function ownerKey(value: unknown): string | null {
   if (value === null || value === undefined) return null;
-  return typeof value === 'string' ? value : JSON.stringify(value);
+  if (typeof value === 'string') return value;
+  return typeof value === 'number' || value instanceof ExactNumber ? numericText(value) : exactJsonText(value);
 }

@@ -6,86 +6,65 @@
  */
 import { RowcastError } from '../errors.js';
 import { parseFilterCondition, type Filter, type FilterCondition, type Row, type TableColumn } from '../protocol.js';
+import { columnValues } from './column-values.js';
 import type { ExposedTable } from './table-catalog.js';
 
 export type RowPredicate = (row: Row) => boolean;
-
-type Kind = 'number' | 'boolean' | 'time' | 'text' | 'structured';
-
-function kindOf(column: TableColumn): Kind {
-  const t = column.type;
-  if (/^(smallint|integer|bigint|real|double precision|numeric|decimal)/.test(t)) return 'number';
-  if (t === 'boolean') return 'boolean';
-  if (/^(timestamp|date)/.test(t)) return 'time';
-  if (t.endsWith('[]') || t === 'json' || t === 'jsonb') return 'structured';
-  return 'text';
-}
-
-/** Comparable form of a filter value or a row value of the column's kind; undefined = not comparable. */
-function comparable(kind: Kind, value: unknown): number | string | boolean | undefined {
-  switch (kind) {
-    case 'number': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : NaN;
-      return Number.isFinite(n) ? n : undefined;
-    }
-    case 'boolean':
-      if (value === true || value === 'true') return true;
-      if (value === false || value === 'false') return false;
-      return undefined;
-    case 'time': {
-      const ms = typeof value === 'string' ? Date.parse(value) : NaN;
-      return Number.isFinite(ms) ? ms : undefined;
-    }
-    case 'text':
-      return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
-    case 'structured':
-      return typeof value === 'string' ? value : JSON.stringify(value);
-  }
-}
 
 function bad(column: string, message: string): RowcastError {
   return new RowcastError('invalid_request', `filter on ${column}: ${message}`);
 }
 
+/** "an integer", "a numeric(12,2)". */
+function withArticle(type: string): string {
+  return `${/^[aeiou]/i.test(type) ? 'an' : 'a'} ${type}`;
+}
+
+const TESTS = {
+  eq: (order: number) => order === 0,
+  neq: (order: number) => order !== 0,
+  lt: (order: number) => order < 0,
+  lte: (order: number) => order <= 0,
+  gt: (order: number) => order > 0,
+  gte: (order: number) => order >= 0,
+};
+
 function compileCondition(column: TableColumn, cond: FilterCondition): RowPredicate {
   const name = column.name;
-  const kind = kindOf(column);
+  const values = columnValues(column);
   if (cond.op === 'is') {
     const want = cond.value;
-    if (want !== null && kind !== 'boolean') throw bad(name, `is.${want} needs a boolean column`);
+    if (want !== null && column.type !== 'boolean') throw bad(name, `is.${want} needs a boolean column`);
     return (row) => (want === null ? row[name] === null || row[name] === undefined : row[name] === want);
   }
-  const coerce = (v: string): number | string | boolean => {
-    const c = comparable(kind, v);
-    if (c === undefined) throw bad(name, `"${v}" is not a ${column.type}`);
-    return c;
+  const coerce = (text: string): unknown => {
+    const value = values.fromFilter(text);
+    if (value === undefined) throw bad(name, `"${text}" is not ${withArticle(column.type)}`);
+    return value;
   };
   if (cond.op === 'in') {
-    const set = new Set(cond.values.map(coerce));
+    const keys = new Set(cond.values.map((text) => values.key(coerce(text))));
     return (row) => {
-      const v = comparable(kind, row[name]);
-      return v !== undefined && set.has(v);
+      const v = values.fromRow(row[name]);
+      return v !== undefined && keys.has(values.key(v));
     };
   }
-  if (kind === 'structured' && cond.op !== 'eq' && cond.op !== 'neq') {
-    throw bad(name, `${cond.op} does not apply to ${column.type}`);
-  }
-  if (kind === 'boolean' && cond.op !== 'eq' && cond.op !== 'neq') {
-    throw bad(name, `${cond.op} does not apply to boolean`);
-  }
+  const compare = values.compare;
+  if (compare === null && cond.op !== 'eq' && cond.op !== 'neq') throw bad(name, `${cond.op} does not apply to ${column.type}`);
   const want = coerce(cond.value);
-  const test = {
-    eq: (v: number | string | boolean) => v === want,
-    neq: (v: number | string | boolean) => v !== want,
-    lt: (v: number | string | boolean) => v < want,
-    lte: (v: number | string | boolean) => v <= want,
-    gt: (v: number | string | boolean) => v > want,
-    gte: (v: number | string | boolean) => v >= want,
-  }[cond.op];
+  if (compare === null) {
+    const key = values.key(want);
+    const equal = cond.op === 'eq';
+    return (row) => {
+      const v = values.fromRow(row[name]);
+      return v !== undefined && (values.key(v) === key) === equal;
+    };
+  }
+  const test = TESTS[cond.op];
   // SQL semantics: a NULL column matches no comparison.
   return (row) => {
-    const v = comparable(kind, row[name]);
-    return v !== undefined && test(v);
+    const v = values.fromRow(row[name]);
+    return v !== undefined && test(compare(v, want));
   };
 }
 

@@ -1,0 +1,155 @@
+/**
+ * Numbers compared as PostgreSQL compares them. A value is held as a JS
+ * number when that double is exactly the decimal value written (its shortest
+ * form denotes the same value: 42, 10.50, 0.1), else as an ExactNumber of its
+ * digits (9007199254740993, 0.10000000000000001). So two numbers are equal
+ * only if their values are, and the common case stays a double comparison.
+ * NaN equals NaN and sorts above Infinity, as in PostgreSQL.
+ */
+
+/** value = sign × 0.digits × 10^exponent; digits without leading or trailing zeros ('' for zero). */
+export interface DecimalParts {
+  sign: -1 | 0 | 1;
+  digits: string;
+  exponent: number;
+}
+
+/** A finite decimal that no double holds exactly. */
+export class ExactNumber {
+  private text: string | undefined;
+
+  constructor(readonly decimal: DecimalParts) {}
+
+  /** Plain decimal text ("9007199254740993", "0.10000000000000001"); scientific past 64 padding zeros. */
+  toString(): string {
+    this.text ??= partsText(this.decimal);
+    return this.text;
+  }
+}
+
+/** A number as compared: a double that holds it exactly (NaN and ±Infinity included), or an ExactNumber. */
+export type Numeric = number | ExactNumber;
+
+const LITERAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+/** The parts of a decimal literal (JSON, or PostgreSQL's numeric input without NaN/Infinity); undefined if it is none. */
+function decimalParts(text: string): DecimalParts | undefined {
+  const m = LITERAL.exec(text);
+  if (!m) return undefined;
+  const [, sign, whole = '', fraction = ''] = m;
+  if (whole === '' && fraction === '') return undefined;
+  const exponent = m[4] === undefined ? 0 : Number(m[4]);
+  if (!Number.isSafeInteger(exponent)) return undefined;
+  const all = whole + fraction;
+  let first = 0;
+  while (first < all.length && all.charCodeAt(first) === 48) first++;
+  let end = all.length;
+  while (end > first && all.charCodeAt(end - 1) === 48) end--;
+  if (first === end) return { sign: 0, digits: '', exponent: 0 };
+  return { sign: sign === '-' ? -1 : 1, digits: all.slice(first, end), exponent: whole.length + exponent - first };
+}
+
+function compareParts(a: DecimalParts, b: DecimalParts): number {
+  if (a.sign !== b.sign) return a.sign < b.sign ? -1 : 1;
+  if (a.sign === 0) return 0;
+  // Same sign: the larger exponent, then the larger digits (as 0.d… fractions), is the larger magnitude.
+  const magnitude = a.exponent !== b.exponent ? (a.exponent < b.exponent ? -1 : 1) : a.digits < b.digits ? -1 : a.digits > b.digits ? 1 : 0;
+  return a.sign * magnitude;
+}
+
+function partsText({ sign, digits, exponent }: DecimalParts): string {
+  if (sign === 0) return '0';
+  const minus = sign < 0 ? '-' : '';
+  if (exponent > digits.length + 64 || exponent < -64) {
+    return `${minus}${digits[0]}${digits.length > 1 ? `.${digits.slice(1)}` : ''}e${exponent - 1}`;
+  }
+  if (exponent <= 0) return `${minus}0.${'0'.repeat(-exponent)}${digits}`;
+  if (exponent >= digits.length) return minus + digits + '0'.repeat(exponent - digits.length);
+  return `${minus}${digits.slice(0, exponent)}.${digits.slice(exponent)}`;
+}
+
+function partsOf(value: Numeric): DecimalParts {
+  return typeof value === 'number' ? (decimalParts(String(value)) as DecimalParts) : value.decimal;
+}
+
+/**
+ * A JSON number literal as a Numeric: the double when it is exactly the value
+ * written, else an ExactNumber. Undefined when the text is no decimal literal.
+ */
+export function exactNumber(literal: string): Numeric | undefined {
+  const n = Number(literal);
+  if (Number.isFinite(n) && String(n) === literal) return n;
+  const parts = decimalParts(literal);
+  if (parts === undefined) return undefined;
+  return Number.isFinite(n) && compareParts(parts, partsOf(n)) === 0 ? n : new ExactNumber(parts);
+}
+
+/** How NaN and ±Infinity are written in row JSON and in filters (a Map: no "__proto__" or "constructor" in it). */
+const SPECIAL = new Map([
+  ['NaN', NaN],
+  ['Infinity', Infinity],
+  ['+Infinity', Infinity],
+  ['-Infinity', -Infinity],
+]);
+
+/** A filter value of a numeric column: a decimal literal (spaces around allowed), NaN, Infinity or -Infinity. */
+export function parseNumeric(text: string): Numeric | undefined {
+  const trimmed = text.trim();
+  return SPECIAL.get(trimmed) ?? exactNumber(trimmed);
+}
+
+/** A row value of a numeric column as to_json writes it; NaN and ±Infinity arrive as strings. */
+export function numericOf(value: unknown): Numeric | undefined {
+  if (typeof value === 'number' || value instanceof ExactNumber) return value;
+  return typeof value === 'string' ? SPECIAL.get(value) : undefined;
+}
+
+/**
+ * A filter value of a real (single) or double precision column, rounded as
+ * PostgreSQL rounds it to the column's type; undefined when it is no number or
+ * out of the type's range.
+ */
+export function parseFloatValue(text: string, single: boolean): number | undefined {
+  const trimmed = text.trim();
+  const special = SPECIAL.get(trimmed);
+  if (special !== undefined) return special;
+  const parts = decimalParts(trimmed);
+  if (parts === undefined) return undefined;
+  const n = single ? Math.fround(Number(trimmed)) : Number(trimmed);
+  return Number.isFinite(n) && (n !== 0 || parts.sign === 0) ? n : undefined;
+}
+
+/** A row value of a real or double precision column; NaN and ±Infinity arrive as strings. */
+export function floatOf(value: unknown, single: boolean): number | undefined {
+  const n = typeof value === 'number' ? value : value instanceof ExactNumber ? Number(value.toString()) : typeof value === 'string' ? SPECIAL.get(value) : undefined;
+  return n !== undefined && single ? Math.fround(n) : n;
+}
+
+/** PostgreSQL's order: -Infinity < finite values < Infinity < NaN, and NaN = NaN. */
+export function compareNumeric(a: Numeric, b: Numeric): number {
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (a < b) return -1;
+    if (a > b) return 1;
+    if (a === b) return 0;
+    return Number.isNaN(a) ? (Number.isNaN(b) ? 0 : 1) : -1;
+  }
+  // An ExactNumber is finite: only here do digits need comparing.
+  if (typeof a === 'number' && !Number.isFinite(a)) return Number.isNaN(a) || a > 0 ? 1 : -1;
+  if (typeof b === 'number' && !Number.isFinite(b)) return Number.isNaN(b) || b > 0 ? -1 : 1;
+  return compareParts(partsOf(a), partsOf(b));
+}
+
+/** A key equal for equal values (for sets): doubles as themselves (a Set finds NaN), ExactNumbers by their text. */
+export function numericKey(value: Numeric): number | string {
+  return typeof value === 'number' ? value : value.toString();
+}
+
+/** The value as plain decimal text: integers as their digits, never an exponent for row-sized values. */
+export function numericText(value: Numeric): string {
+  if (typeof value === 'number') {
+    if (Number.isInteger(value) && Math.abs(value) < 1e21) return String(value);
+    if (!Number.isFinite(value)) return String(value);
+    return partsText(partsOf(value));
+  }
+  return value.toString();
+}

@@ -1,0 +1,103 @@
+/**
+ * How a filter reads, orders and matches the values of one column, by the
+ * column's PostgreSQL type: numbers exactly (NaN and ±Infinity in
+ * PostgreSQL's order), real and double precision as the floats they are,
+ * timestamps to the microsecond, text by code point, json and arrays by their
+ * JSON text. Row values are what parseExactJson made of to_json's output.
+ */
+import type { TableColumn } from '../protocol.js';
+import { exactJsonText, parseExactJson } from '../capture/exact-json.js';
+import { compareNumeric, ExactNumber, floatOf, numericKey, numericOf, parseFloatValue, parseNumeric, type Numeric } from '../capture/exact-number.js';
+import { compareInstants, instantKey, parseInstant, type Instant, type TimeType } from './instant.js';
+
+export interface ColumnValues<C> {
+  /** A filter value; undefined when it is not of the column's type. */
+  fromFilter(text: string): C | undefined;
+  /** A row value; undefined for NULL or anything not comparable. */
+  fromRow(value: unknown): C | undefined;
+  /** Orders two values, or null when the type has only eq, neq and in. */
+  readonly compare: ((a: C, b: C) => number) | null;
+  /** Equal for equal values, for `in`. */
+  key(value: C): unknown;
+}
+
+const exact: ColumnValues<Numeric> = {
+  fromFilter: parseNumeric,
+  fromRow: numericOf,
+  compare: compareNumeric,
+  key: numericKey,
+};
+
+const float = (single: boolean): ColumnValues<number> => ({
+  fromFilter: (text) => parseFloatValue(text, single),
+  fromRow: (value) => floatOf(value, single),
+  compare: compareNumeric,
+  key: (value) => value,
+});
+
+const boolean: ColumnValues<boolean> = {
+  fromFilter: (text) => (text === 'true' ? true : text === 'false' ? false : undefined),
+  fromRow: (value) => (typeof value === 'boolean' ? value : undefined),
+  compare: null,
+  key: (value) => value,
+};
+
+const time = (type: TimeType): ColumnValues<Instant> => ({
+  fromFilter: (text) => parseInstant(text, type),
+  fromRow: (value) => (typeof value === 'string' ? parseInstant(value, type) : undefined),
+  compare: compareInstants,
+  key: instantKey,
+});
+
+/** UTF-16 puts surrogates (code points past U+FFFF) below U+E000–U+FFFF; code point order puts them above. */
+function codePointRank(unit: number): number {
+  return unit < 0xd800 ? unit : unit < 0xe000 ? unit + 0x2000 : unit - 0x800;
+}
+
+/** Code point order, as PostgreSQL's C collation (UTF-8 bytes) has it. */
+export function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0;
+  const length = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < length && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === length) return a.length - b.length;
+  return codePointRank(a.charCodeAt(i)) - codePointRank(b.charCodeAt(i));
+}
+
+const text: ColumnValues<string> = {
+  fromFilter: (value) => value,
+  fromRow: (value) => (typeof value === 'string' ? value : typeof value === 'number' || value instanceof ExactNumber ? String(value) : undefined),
+  compare: compareCodePoints,
+  key: (value) => value,
+};
+
+const json: ColumnValues<string> = {
+  fromFilter: (value) => {
+    try {
+      return exactJsonText(parseExactJson(value));
+    } catch {
+      return undefined;
+    }
+  },
+  fromRow: (value) => (value === null || value === undefined ? undefined : exactJsonText(value)),
+  compare: null,
+  key: (value) => value,
+};
+
+const INTEGER_OR_NUMERIC = /^(smallint|integer|bigint|numeric)(\(\d+(,\s*-?\d+)?\))?$/;
+const TIME = /^(timestamp(\(\d\))? with(out)? time zone|date)$/;
+
+/** The filter only hands a type's values back to the same type's functions. */
+const untyped = <C>(values: ColumnValues<C>) => values as unknown as ColumnValues<unknown>;
+
+/** The values of a column, by the type format_type names. */
+export function columnValues(column: TableColumn): ColumnValues<unknown> {
+  const type = column.type;
+  // Arrays first: integer[] is an array, not an integer.
+  if (type.endsWith('[]') || type === 'json' || type === 'jsonb') return untyped(json);
+  if (INTEGER_OR_NUMERIC.test(type)) return untyped(exact);
+  if (type === 'real' || type === 'double precision') return untyped(float(type === 'real'));
+  if (type === 'boolean') return untyped(boolean);
+  if (TIME.test(type)) return untyped(time(type === 'date' ? 'date' : type.includes('without') ? 'timestamp' : 'timestamptz'));
+  return untyped(text);
+}

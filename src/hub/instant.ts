@@ -1,0 +1,88 @@
+/**
+ * Timestamps and dates compared at PostgreSQL's precision, the microsecond.
+ * Reads what to_json writes — "2024-06-01T08:00:00.123456-04:00", offsets to
+ * the second ("+00:53:28", historical zones), years past 9999, " BC",
+ * "infinity" — and filter values in the same ISO 8601 forms ("Z", a space for
+ * "T", "+05", "+0530" too). A value is read as PostgreSQL casts it to the
+ * column's type: a timestamp (without time zone) ignores an offset, a date
+ * ignores the time; a timestamptz value without an offset is UTC.
+ */
+
+export type TimeType = 'timestamptz' | 'timestamp' | 'date';
+
+/** Whole seconds since 1970-01-01 UTC (±Infinity for ±infinity) and the microseconds past them. */
+export interface Instant {
+  seconds: number;
+  micros: number;
+}
+
+const DATE_TIME =
+  /^(\d{4,})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?(?:(Z)|([+-])(\d\d)(?::?(\d\d)(?::?(\d\d))?)?)?)?( BC)?$/i;
+
+/** A Map: no "__proto__" or "constructor" in it. */
+const INFINITIES = new Map<string, Instant>([
+  ['infinity', { seconds: Infinity, micros: 0 }],
+  ['+infinity', { seconds: Infinity, micros: 0 }],
+  ['-infinity', { seconds: -Infinity, micros: 0 }],
+]);
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days from 1970-01-01 to a day of the proleptic Gregorian calendar (astronomical year: 1 BC is 0). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  return era * 146097 + yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear - 719468;
+}
+
+function isLeap(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
+
+/** Microseconds of a seconds fraction, rounded to six digits. */
+function microsOf(fraction: string): number {
+  const micros = Number(fraction.slice(0, 6).padEnd(6, '0'));
+  return fraction.length > 6 && fraction.charCodeAt(6) >= 53 ? micros + 1 : micros;
+}
+
+/** The instant a value of the column's type denotes; undefined when it is not one. */
+export function parseInstant(text: string, type: TimeType): Instant | undefined {
+  const trimmed = text.trim();
+  const infinite = INFINITIES.get(trimmed.toLowerCase());
+  if (infinite) return infinite;
+  const m = DATE_TIME.exec(trimmed);
+  if (!m) return undefined;
+  const [, y, mo, d, h = '0', mi = '0', s = '0', fraction = '', zulu, offsetSign, oh = '0', om = '0', os = '0', bc] = m;
+  const month = Number(mo);
+  let year = Number(y);
+  if (year === 0 || month < 1 || month > 12) return undefined;
+  if (bc) year = 1 - year;
+  const day = Number(d);
+  if (day < 1 || day > (month === 2 && isLeap(year) ? 29 : (DAYS_IN_MONTH[month - 1] as number))) return undefined;
+  const days = daysFromCivil(year, month, day);
+  if (type === 'date') return { seconds: days * 86400, micros: 0 };
+  const [hour, minute, second] = [Number(h), Number(mi), Number(s)];
+  if (minute > 59 || second > 60 || hour > 24 || (hour === 24 && (minute > 0 || second > 0 || /[1-9]/.test(fraction)))) return undefined;
+  let offset = 0;
+  if (offsetSign !== undefined && zulu === undefined) {
+    if (Number(oh) > 15 || Number(om) > 59 || Number(os) > 59) return undefined;
+    offset = (offsetSign === '-' ? -1 : 1) * (Number(oh) * 3600 + Number(om) * 60 + Number(os));
+  }
+  // A timestamp without time zone is wall-clock time: PostgreSQL drops an offset given with it.
+  if (type === 'timestamp') offset = 0;
+  const micros = microsOf(fraction);
+  const seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset;
+  return micros === 1_000_000 ? { seconds: seconds + 1, micros: 0 } : { seconds, micros };
+}
+
+export function compareInstants(a: Instant, b: Instant): number {
+  if (a.seconds !== b.seconds) return a.seconds < b.seconds ? -1 : 1;
+  return a.micros - b.micros;
+}
+
+/** A key equal for equal instants (for sets). */
+export function instantKey(instant: Instant): string {
+  return `${instant.seconds}.${instant.micros}`;
+}

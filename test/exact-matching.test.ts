@@ -1,0 +1,165 @@
+/**
+ * Filters compare as PostgreSQL would (README "Filters"): bigints past 2^53
+ * and numerics by their exact digits; NaN and ±Infinity in PostgreSQL's
+ * order; timestamps to the microsecond, whatever offset to_json wrote; array
+ * columns of any element type on their JSON text; text by code point. Each
+ * filter is checked live over WebSocket and on /changes, against rows written
+ * through PostgreSQL. Also: what `rowcast types` says of those columns.
+ */
+import { readTypeSources, renderTypes } from '../src/cli/type-generator.js';
+import type { RowcastServer } from '../src/server.js';
+import { describe, expect, test } from './support/fixtures.js';
+import { getJson } from './support/tokens.js';
+import { waitFor } from './support/wait.js';
+import { TestWsClient } from './support/ws-client.js';
+
+type Case = [column: string, condition: string, ids: number[]];
+
+async function expose(rowcast: RowcastServer, database: { query(text: string): Promise<unknown> }, ddl: string, table: string): Promise<void> {
+  await database.query(ddl);
+  await database.query(`select rowcast.expose('public.${table}')`);
+  await waitFor(async () => (await getJson(`${rowcast.url}/tables`)).json?.tables?.some((t: { name: string }) => t.name === table), { what: `${table} to be served` });
+}
+
+/**
+ * Subscribes one WebSocket subscription per case, runs the writes, then a
+ * sentinel row of NULLs (id 999: it matches no comparison). Once the
+ * unfiltered subscription has the sentinel, every case has had its rows (one
+ * connection, in order). Then each case is read again from /changes.
+ */
+async function expectMatches(rowcast: RowcastServer, database: { query(text: string): Promise<unknown> }, table: string, writes: string, cases: Case[]): Promise<void> {
+  const ws = await TestWsClient.connect(rowcast.url);
+  const early = await ws.subscribe({ id: 'all', table });
+  for (const [i, [column, condition]] of cases.entries()) await ws.subscribe({ id: `c${i}`, table, filter: { [column]: condition } });
+  await database.query(writes);
+  await database.query(`insert into ${table} (id) values (999)`);
+  await ws.waitFor((m) => m.type === 'change' && m.sub === 'all' && m.row.id === 999);
+  const got: Record<string, { live: unknown[]; polled: unknown[] }> = {};
+  const want: Record<string, { live: number[]; polled: number[] }> = {};
+  for (const [i, [column, condition, ids]] of cases.entries()) {
+    const polled = await getJson(`${rowcast.url}/changes/${table}?since=${early}&${column}=${encodeURIComponent(condition)}`);
+    got[`${column}=${condition}`] = { live: ws.changes(`c${i}`).map((c) => c.row.id), polled: polled.json.changes.map((c: { row: { id: number } }) => c.row.id) };
+    want[`${column}=${condition}`] = { live: ids, polled: ids };
+  }
+  expect(got).toEqual(want);
+  ws.close();
+}
+
+describe('numbers', () => {
+  test('bigints past 2^53 and numerics beyond a double compare by their exact digits', async ({ rowcast, database }) => {
+    await expose(rowcast, database, 'create table measures (id int primary key, big bigint, num numeric)', 'measures');
+    await expectMatches(rowcast, database, 'measures', `insert into measures values
+      (1, 9007199254740993, 0.1), (2, 9007199254740992, 0.10000000000000001), (3, -9223372036854775808, 0.09999999999999999999), (4, 9223372036854775807, 1e-30)`, [
+      ['big', 'eq.9007199254740993', [1]],
+      ['big', 'eq.9007199254740992', [2]],
+      ['big', 'neq.9007199254740992', [1, 3, 4]],
+      ['big', 'gt.9007199254740992', [1, 4]],
+      ['big', 'lte.9007199254740992', [2, 3]],
+      ['big', 'in.(9007199254740993,-9223372036854775808)', [1, 3]],
+      ['big', 'eq.9223372036854775807', [4]],
+      ['num', 'eq.0.1', [1]],
+      ['num', 'eq.0.10000000000000001', [2]],
+      ['num', 'gt.0.1', [2]],
+      ['num', 'lt.0.1', [3, 4]],
+      ['num', 'in.(0.10000000000000001,0.000000000000000000000000000001)', [2, 4]],
+      ['num', 'gt.0', [1, 2, 3, 4]],
+    ]);
+  });
+
+  test('NaN and ±Infinity (strings in the row JSON) take part in numeric order as in PostgreSQL', async ({ rowcast, database }) => {
+    await expose(rowcast, database, 'create table measures (id int primary key, num numeric, dbl double precision, flt real)', 'measures');
+    await expectMatches(rowcast, database, 'measures', `insert into measures values
+      (1, 'NaN', 'NaN', 'NaN'), (2, 'Infinity', 'Infinity', 'Infinity'), (3, '-Infinity', '-Infinity', '-Infinity'), (4, 0, 0, 0.1), (5, -1.5, 2.5, -1)`, [
+      ['num', 'gt.0', [1, 2]],
+      ['num', 'eq.NaN', [1]],
+      ['num', 'neq.NaN', [2, 3, 4, 5]],
+      ['num', 'gt.Infinity', [1]],
+      ['num', 'gte.-Infinity', [1, 2, 3, 4, 5]],
+      ['num', 'gt.-Infinity', [1, 2, 4, 5]],
+      ['num', 'lt.Infinity', [3, 4, 5]],
+      ['num', 'in.(Infinity,-1.5)', [2, 5]],
+      ['dbl', 'gt.0', [1, 2, 5]],
+      ['dbl', 'eq.NaN', [1]],
+      ['dbl', 'lt.Infinity', [3, 4, 5]],
+      ['dbl', 'eq.-Infinity', [3]],
+      ['flt', 'lte.-1', [3, 5]],
+      // A real is compared as the float4 it is, as PostgreSQL rounds the value to real.
+      ['flt', 'eq.0.100000001490116119384765625', [4]],
+    ]);
+  });
+
+  test('a filter value out of a type is refused with 400, in plain English', async ({ rowcast, database }) => {
+    await expose(rowcast, database, 'create table measures (id int primary key, n integer, num numeric, dbl double precision, at timestamptz, nums integer[])', 'measures');
+    const refusal = async (query: string) => {
+      const { status, json } = await getJson(`${rowcast.url}/changes/measures?${query}`);
+      return `${status} ${json?.error?.message}`;
+    };
+    expect(await refusal('n=eq.x')).toBe('400 filter on n: "x" is not an integer');
+    expect(await refusal('num=eq.nan')).toBe('400 filter on num: "nan" is not a numeric');
+    expect(await refusal('dbl=gt.1e400')).toBe('400 filter on dbl: "1e400" is not a double precision');
+    // Names an object inherits are no special values.
+    expect(await refusal('num=eq.__proto__')).toBe('400 filter on num: "__proto__" is not a numeric');
+    expect(await refusal('at=eq.constructor')).toBe('400 filter on at: "constructor" is not a timestamp with time zone');
+    expect(await refusal('nums=eq.[1,')).toBe('400 filter on nums: "[1," is not an integer[]');
+    expect(await refusal('nums=lt.[1]')).toBe('400 filter on nums: lt does not apply to integer[]');
+  });
+});
+
+describe('timestamps', () => {
+  test('compare to the microsecond, across the offsets and infinities to_json writes', async ({ rowcast, database }) => {
+    await expose(rowcast, database, 'create table events (id int primary key, at timestamptz, wall timestamp, day date)', 'events');
+    await expectMatches(rowcast, database, 'events', `
+      insert into events values (1, '2024-01-01T10:00:00.123456Z', '2024-01-01T10:00:00.000001', '2024-01-01'),
+        (2, '2024-01-01T10:00:00.1234Z', '2024-01-01T10:00:00', 'infinity'), (3, '2024-01-01T10:00:00.123Z', '12345-06-01T00:00:00', '0044-03-15 BC');
+      begin; set local time zone 'America/New_York'; insert into events (id, at) values (4, '2024-01-01T10:00:00.123Z'), (5, 'infinity'); commit;
+      begin; set local time zone 'Asia/Kolkata'; insert into events (id, at) values (6, '1900-01-01T00:00:00Z'), (7, '-infinity'); commit;`, [
+      ['at', 'gt.2024-01-01T10:00:00.123Z', [1, 2, 5]],
+      ['at', 'eq.2024-01-01T10:00:00.123Z', [3, 4]],
+      ['at', 'lt.2024-01-01T10:00:00.1235Z', [1, 2, 3, 4, 6, 7]],
+      ['at', 'gt.2024-01-01T10:00:00.1234Z', [1, 5]],
+      ['at', 'eq.2024-01-01 15:30:00.1234+05:30', [2]],
+      ['at', 'in.(2024-01-01T05:00:00.123456-05:00,1900-01-01T00:00:00Z)', [1, 6]],
+      ['at', 'gte.infinity', [5]],
+      ['at', 'eq.-infinity', [7]],
+      ['wall', 'gt.2024-01-01T10:00:00', [1, 3]],
+      ['wall', 'eq.2024-01-01T10:00:00.000001', [1]],
+      ['day', 'lt.0001-01-01', [3]],
+      ['day', 'gt.294276-12-31', [2]],
+    ]);
+  });
+});
+
+describe('arrays and text', () => {
+  test('arrays of any element type take eq, neq and in on their JSON text; text orders by code point', async ({ rowcast, database }) => {
+    await expose(rowcast, database, 'create table shapes (id int primary key, nums integer[], ats timestamptz[], big bigint[], t text)', 'shapes');
+    await expectMatches(rowcast, database, 'shapes', `begin; set local time zone 'UTC'; insert into shapes values
+      (1, '{1,2}', '{2024-01-01T00:00:00Z}', '{9007199254740993}', U&'\\+01F600'), (2, '{1,3}', null, '{9007199254740992}', U&'\\FF66'); commit;`, [
+      ['nums', 'eq.[1,2]', [1]],
+      ['nums', 'eq.[1, 3]', [2]],
+      ['nums', 'neq.[1,2]', [2]],
+      ['nums', 'in.("[1,2]","[1,3]")', [1, 2]],
+      ['ats', 'eq.["2024-01-01T00:00:00+00:00"]', [1]],
+      ['big', 'eq.[9007199254740993]', [1]],
+      ['t', 'gt.\u{FF66}', [1]],
+      ['t', 'lt.\u{1F600}', [2]],
+    ]);
+  });
+});
+
+// The rowcast fixture installs Rowcast's schema.
+test('`rowcast types` gives numeric, real and double precision columns the NaN and Infinity strings they can hold', async ({ rowcast: _, database }) => {
+  await database.query(`create domain price as numeric(8,2) not null;
+    create table quantities (id int primary key, exact numeric, money numeric(12,2), single real, double double precision, list numeric[], cost price, costs numeric(8,2)[]);
+    select rowcast.expose('public.quantities');`);
+  const output = renderTypes(await readTypeSources(database.pool));
+  expect(output).toContain(`export interface Quantities {
+  id: number;
+  exact: number | 'NaN' | 'Infinity' | '-Infinity' | null;
+  money: number | 'NaN' | null;
+  single: number | 'NaN' | 'Infinity' | '-Infinity' | null;
+  double: number | 'NaN' | 'Infinity' | '-Infinity' | null;
+  list: (number | 'NaN' | 'Infinity' | '-Infinity')[] | null;
+  cost: number | 'NaN';
+  costs: (number | 'NaN')[] | null;
+}`);
+});
