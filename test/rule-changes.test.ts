@@ -91,3 +91,32 @@ test('a rule narrowed with a write in one transaction: /changes right after answ
     await server.close();
   }
 });
+
+test('a rule narrowed with a write in one transaction: an SSE resume right after is refused or ends with forbidden, never the row', async ({ database }) => {
+  const server = await startTestServer(database.url, { jwt: { secret: SECRET } });
+  try {
+    const headers = bearer(await hmacToken({ sub: 's1', role: 'staff' }));
+    for (let run = 0; run < RUNS; run++) {
+      const before = await waitFor(
+        async () => {
+          const res = await getJson(`${server.url}/changes/orders`, headers);
+          return res.status === 200 ? (res.json.cursor as string) : false;
+        },
+        { what: 'staff to read orders again' },
+      );
+      await narrowAndWrite(database, `secret-${run}`);
+      // Depending on what the server has seen of the rule: 403 at once, or a stream the rule
+      // then ends. Never the row, and never a stream that ends without saying why.
+      const res = await fetch(`${server.url}/sse/orders?since=${before}`, { headers });
+      const text = await res.text();
+      expect(text).not.toContain('secret');
+      if (res.status !== 403) {
+        expect(res.status).toBe(200);
+        expect(text, `run ${run}`).toMatch(/event: error\ndata: \{"code":"forbidden"/);
+      }
+      await widen(database);
+    }
+  } finally {
+    await server.close();
+  }
+});

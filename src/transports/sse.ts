@@ -37,6 +37,8 @@ class SseConnection implements SubscriptionSink, OpenConnection {
   /** Backlog replays waiting for the stream to drain. */
   private writers: Array<() => void> = [];
   private expiryTimer: NodeJS.Timeout | null = null;
+  /** Why the server ended the subscription, if it did before the stream was open. */
+  failedEarly: RowcastError | null = null;
   private finish: () => void = () => {};
   readonly done = new Promise<void>((resolve) => {
     this.finish = resolve;
@@ -100,7 +102,9 @@ class SseConnection implements SubscriptionSink, OpenConnection {
   }
 
   private fail(error: RowcastError): void {
-    this.write(`event: error\ndata: ${JSON.stringify({ code: error.code, message: error.message })}\n\n`);
+    // Ended while its `since` read was in flight (a rule change): the handler answers with a status.
+    if (!this.stream && !this.closed) this.failedEarly = error;
+    this.write(errorEvent(error));
     this.close();
   }
 
@@ -116,6 +120,8 @@ class SseConnection implements SubscriptionSink, OpenConnection {
     this.finish();
   }
 }
+
+const errorEvent = (error: RowcastError) => `event: error\ndata: ${JSON.stringify({ code: error.code, message: error.message })}\n\n`;
 
 export function sseHandler(deps: SseDeps) {
   return async (c: Context): Promise<Response> => {
@@ -152,10 +158,17 @@ export function sseHandler(deps: SseDeps) {
       return httpError(c, e);
     }
     const { subscription, start } = subscribed;
+    if (connection.failedEarly) return httpError(c, connection.failedEarly);
     c.header('X-Accel-Buffering', 'no');
     return streamSSE(
       c,
       async (stream) => {
+        // Ended between the answer and now: say why, as a stream ended later would.
+        if (connection.failedEarly) {
+          await stream.write(errorEvent(connection.failedEarly));
+          deps.hub.unsubscribe(subscription);
+          return;
+        }
         deps.connections.add(connection);
         connection.attach(stream);
         // Tells the client where it starts, as a comment: EventSource ignores it.
