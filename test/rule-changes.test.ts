@@ -26,6 +26,17 @@ async function narrowAndWrite(database: TestDatabase, orderNumber: string): Prom
   }
 }
 
+/** Once staff may read orders again (a fresh catalog may lag the last widening): the cursor at the end of the log. */
+function readableCursor(url: string, headers: Record<string, string>): Promise<string> {
+  return waitFor(
+    async () => {
+      const res = await getJson(`${url}/changes/orders`, headers);
+      return res.status === 200 ? (res.json.cursor as string) : false;
+    },
+    { what: 'staff to read orders again' },
+  );
+}
+
 const widen = (database: TestDatabase) => database.query("select rowcast.expose('public.orders', roles => array['admin', 'staff'])");
 
 test('a rule narrowed with a write in one transaction: live subscribers get forbidden, never the row', async ({ database }) => {
@@ -67,13 +78,7 @@ test('a rule narrowed with a write in one transaction: /changes right after answ
   try {
     const headers = bearer(await hmacToken({ sub: 's1', role: 'staff' }));
     for (let run = 0; run < RUNS; run++) {
-      const before = await waitFor(
-        async () => {
-          const res = await getJson(`${server.url}/changes/orders`, headers);
-          return res.status === 200 ? (res.json.cursor as string) : false;
-        },
-        { what: 'staff to read orders again' },
-      );
+      const before = await readableCursor(server.url, headers);
       await narrowAndWrite(database, `secret-${run}`);
       // Until a pass has placed the transaction, the log reads empty after `before`.
       const res = await waitFor(
@@ -97,13 +102,7 @@ test('a rule narrowed with a write in one transaction: an SSE resume right after
   try {
     const headers = bearer(await hmacToken({ sub: 's1', role: 'staff' }));
     for (let run = 0; run < RUNS; run++) {
-      const before = await waitFor(
-        async () => {
-          const res = await getJson(`${server.url}/changes/orders`, headers);
-          return res.status === 200 ? (res.json.cursor as string) : false;
-        },
-        { what: 'staff to read orders again' },
-      );
+      const before = await readableCursor(server.url, headers);
       await narrowAndWrite(database, `secret-${run}`);
       // Depending on what the server has seen of the rule: 403 at once, or a stream the rule
       // then ends. Never the row, and never a stream that ends without saying why.
