@@ -138,6 +138,16 @@ test('GET /changes: an empty poll returns a cursor that still works', async ({ r
   expect(again.changes).toEqual([]);
 });
 
+test('GET /changes reads your writes: a row committed before the request is in its answer', async ({ rowcast, database }) => {
+  let { cursor } = await changes(rowcast.url, '/changes/posts');
+  for (let i = 0; i < 20; i++) {
+    await database.query('insert into posts (title) values ($1)', [`w${i}`]);
+    const page = await changes(rowcast.url, `/changes/posts?since=${cursor}`);
+    expect(titles(page.changes), `write ${i}`).toEqual([`INSERT w${i}`]);
+    cursor = page.cursor;
+  }
+});
+
 test('GET /changes: filters and ops select, and a filtered cursor chain loses nothing', async ({ rowcast, database }) => {
   await database.query(`insert into posts (title, likes) values ('x1', 1), ('x2', 10), ('x3', 5), ('x,4', 20), ('x5', 30)`);
   await database.query("update posts set likes = 0 where title = 'x5'");

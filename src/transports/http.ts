@@ -96,6 +96,9 @@ export function mountHttpRoutes(app: Hono, deps: HttpDeps): void {
       let { table, matcher } = match();
       let version = deps.catalog.version;
       let after: Cursor = query.since ? decodeCursor(query.since) : await deps.reader.oldest();
+      // Places what committed before this request, so a client polling right after its own
+      // write reads it (a pass that finds nothing new writes nothing).
+      await deps.reader.sequence();
       const changes: Change[] = [];
       for (let pages = 0; pages < MAX_PAGES_PER_REQUEST && changes.length < query.limit; pages++) {
         const page = await deps.reader.readAfter(after, {
