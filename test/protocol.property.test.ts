@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { RowcastError } from '../src/errors.js';
+import { RowValueMemo } from '../src/hub/column-values.js';
 import { compileFilter } from '../src/hub/subscription-filter.js';
 import type { ExposedTable } from '../src/hub/table-catalog.js';
 import { FILTER_OPERATORS, OPS, parseClientMessage, parseFilterCondition, type TableColumn } from '../src/protocol.js';
@@ -297,7 +298,7 @@ describe('compileFilter', () => {
     fc.assert(
       fc.property(filter, fc.array(row, { minLength: 1, maxLength: 20 }), (conds, rows) => {
         const entries = Object.entries(conds) as Array<[string, Cond]>;
-        const predicate = compileFilter(Object.fromEntries(entries.map(([c, cond]) => [c, render(cond)])), TABLE);
+        const predicate = compileFilter(Object.fromEntries(entries.map(([c, cond]) => [c, render(cond)])), TABLE, new RowValueMemo());
         for (const r of rows) {
           const want = entries.every(([c, cond]) => reference(KIND[c]!, cond, (r as Record<string, unknown>)[c]));
           expect({ filter: entries, row: r, match: predicate === null ? true : predicate(r) }).toEqual({ filter: entries, row: r, match: want });
@@ -310,7 +311,7 @@ describe('compileFilter', () => {
   test('refuses with invalid_request: unknown column, non-numbers on numeric columns, order or is.true/false where they make no sense', () => {
     const refused = (filter: Record<string, string>) => {
       try {
-        compileFilter(filter, TABLE);
+        compileFilter(filter, TABLE, new RowValueMemo());
       } catch (error) {
         return error instanceof RowcastError && error.code === 'invalid_request';
       }

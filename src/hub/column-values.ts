@@ -11,6 +11,11 @@ import { compareNumeric, ExactNumber, floatOf, numericKey, numericOf, parseFloat
 import { compareInstants, instantKey, parseInstant, type Instant, type TimeType } from './instant.js';
 
 export interface ColumnValues<C> {
+  /**
+   * Names how row values are read, for those worth reading once per change
+   * rather than once per subscriber (RowValueMemo); null when reading is cheap.
+   */
+  readonly memoAs: string | null;
   /** A filter value; undefined when it is not of the column's type. */
   fromFilter(text: string): C | undefined;
   /** A row value; undefined for NULL or anything not comparable. */
@@ -22,6 +27,7 @@ export interface ColumnValues<C> {
 }
 
 const exact: ColumnValues<Numeric> = {
+  memoAs: null,
   fromFilter: parseNumeric,
   fromRow: numericOf,
   compare: compareNumeric,
@@ -29,6 +35,7 @@ const exact: ColumnValues<Numeric> = {
 };
 
 const float = (single: boolean): ColumnValues<number> => ({
+  memoAs: null,
   fromFilter: (text) => parseFloatValue(text, single),
   fromRow: (value) => floatOf(value, single),
   compare: compareNumeric,
@@ -36,6 +43,7 @@ const float = (single: boolean): ColumnValues<number> => ({
 });
 
 const boolean: ColumnValues<boolean> = {
+  memoAs: null,
   fromFilter: (text) => (text === 'true' ? true : text === 'false' ? false : undefined),
   fromRow: (value) => (typeof value === 'boolean' ? value : undefined),
   compare: null,
@@ -43,6 +51,7 @@ const boolean: ColumnValues<boolean> = {
 };
 
 const time = (type: TimeType): ColumnValues<Instant> => ({
+  memoAs: type,
   fromFilter: (text) => parseInstant(text, type),
   fromRow: (value) => (typeof value === 'string' ? parseInstant(value, type) : undefined),
   compare: compareInstants,
@@ -65,6 +74,7 @@ export function compareCodePoints(a: string, b: string): number {
 }
 
 const text: ColumnValues<string> = {
+  memoAs: null,
   fromFilter: (value) => value,
   fromRow: (value) => (typeof value === 'string' ? value : typeof value === 'number' || value instanceof ExactNumber ? String(value) : undefined),
   compare: compareCodePoints,
@@ -72,6 +82,7 @@ const text: ColumnValues<string> = {
 };
 
 const json: ColumnValues<string> = {
+  memoAs: 'json',
   fromFilter: (value) => {
     try {
       return exactJsonText(parseExactJson(value));
@@ -100,4 +111,25 @@ export function columnValues(column: TableColumn): ColumnValues<unknown> {
   if (type === 'boolean') return untyped(boolean);
   if (TIME.test(type)) return untyped(time(type === 'date' ? 'date' : type.includes('without') ? 'timestamp' : 'timestamptz'));
   return untyped(text);
+}
+
+/**
+ * Row values the filters read, shared by every subscription's filter, so a
+ * timestamp is parsed and a json value written out once per change, not once
+ * per subscriber. Keyed by the parsed row (one per change) and by how the
+ * value was read: a column whose type changed is read afresh.
+ */
+export class RowValueMemo {
+  private readonly byRow = new WeakMap<object, Map<string, unknown>>();
+
+  read<C>(row: object, column: string, values: ColumnValues<C>, value: unknown): C | undefined {
+    if (values.memoAs === null) return values.fromRow(value);
+    let memo = this.byRow.get(row);
+    if (!memo) this.byRow.set(row, (memo = new Map()));
+    const key = `${values.memoAs}:${column}`;
+    if (memo.has(key)) return memo.get(key) as C | undefined;
+    const read = values.fromRow(value);
+    memo.set(key, read);
+    return read;
+  }
 }

@@ -10,6 +10,7 @@ import { asRowcastError, RowcastError } from '../errors.js';
 import { OPS, type Filter, type Op } from '../protocol.js';
 import { ownerKey, readGrant, type Principal } from './authorization.js';
 import { ChangeMatcher } from './change-matcher.js';
+import { RowValueMemo } from './column-values.js';
 import { compileFilter } from './subscription-filter.js';
 import { Subscription, type SubscriptionSink } from './subscription.js';
 import type { ExposedTable, TableCatalog } from './table-catalog.js';
@@ -45,6 +46,8 @@ export interface HubOptions {
 export class Hub {
   private readonly index = new Map<string, TableIndex>();
   private readonly principals = new Map<Subscription, Principal>();
+  /** What filters read from rows, once per change for all subscribers. */
+  private readonly rowValues = new RowValueMemo();
   /** Changes the feed has published. */
   received = 0;
 
@@ -126,7 +129,7 @@ export class Hub {
   match(request: MatchRequest): { table: ExposedTable; matcher: ChangeMatcher } {
     const table = this.options.catalog.resolve(request.table);
     const grant = readGrant(request.principal, table.info, table.rule);
-    const filter = compileFilter(request.filter, table);
+    const filter = compileFilter(request.filter, table, this.rowValues);
     return { table, matcher: new ChangeMatcher(new Set(request.ops ?? OPS), grant, filter) };
   }
 

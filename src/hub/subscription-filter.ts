@@ -6,7 +6,7 @@
  */
 import { RowcastError } from '../errors.js';
 import { parseFilterCondition, type Filter, type FilterCondition, type Row, type TableColumn } from '../protocol.js';
-import { columnValues } from './column-values.js';
+import { columnValues, type RowValueMemo } from './column-values.js';
 import type { ExposedTable } from './table-catalog.js';
 
 export type RowPredicate = (row: Row) => boolean;
@@ -29,9 +29,10 @@ const TESTS = {
   gte: (order: number) => order >= 0,
 };
 
-function compileCondition(column: TableColumn, cond: FilterCondition): RowPredicate {
+function compileCondition(column: TableColumn, cond: FilterCondition, memo: RowValueMemo): RowPredicate {
   const name = column.name;
   const values = columnValues(column);
+  const read = (row: Row) => memo.read(row, name, values, row[name]);
   if (cond.op === 'is') {
     const want = cond.value;
     if (want !== null && column.type !== 'boolean') throw bad(name, `is.${want} needs a boolean column`);
@@ -45,7 +46,7 @@ function compileCondition(column: TableColumn, cond: FilterCondition): RowPredic
   if (cond.op === 'in') {
     const keys = new Set(cond.values.map((text) => values.key(coerce(text))));
     return (row) => {
-      const v = values.fromRow(row[name]);
+      const v = read(row);
       return v !== undefined && keys.has(values.key(v));
     };
   }
@@ -56,20 +57,20 @@ function compileCondition(column: TableColumn, cond: FilterCondition): RowPredic
     const key = values.key(want);
     const equal = cond.op === 'eq';
     return (row) => {
-      const v = values.fromRow(row[name]);
+      const v = read(row);
       return v !== undefined && (values.key(v) === key) === equal;
     };
   }
   const test = TESTS[cond.op];
   // SQL semantics: a NULL column matches no comparison.
   return (row) => {
-    const v = values.fromRow(row[name]);
+    const v = read(row);
     return v !== undefined && test(compare(v, want));
   };
 }
 
 /** Compiles a filter against a table; null when there is nothing to check. */
-export function compileFilter(filter: Filter | undefined, table: ExposedTable): RowPredicate | null {
+export function compileFilter(filter: Filter | undefined, table: ExposedTable, memo: RowValueMemo): RowPredicate | null {
   if (!filter) return null;
   const predicates: RowPredicate[] = [];
   for (const [name, expr] of Object.entries(filter)) {
@@ -77,7 +78,7 @@ export function compileFilter(filter: Filter | undefined, table: ExposedTable): 
     if (!column) throw bad(name, `${table.key} has no such column`);
     const cond = parseFilterCondition(expr);
     if (!cond) throw bad(name, `"${expr}" is not a filter`);
-    predicates.push(compileCondition(column, cond));
+    predicates.push(compileCondition(column, cond, memo));
   }
   if (predicates.length === 0) return null;
   return (row) => predicates.every((p) => p(row));
