@@ -56,6 +56,8 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
   cursor: Cursor = { pos: 0, seq: 0 };
   /** When the last pass of the wake-up loop started (performance.now()). */
   private lastPassAt = 0;
+  /** Newly subscribed tables still to be read, in (after, upTo]. */
+  private backfill: { after: Cursor; upTo: Cursor; tables: string[] } | null = null;
   /** The head the last pass saw. */
   private head: Cursor = { pos: 0, seq: 0 };
   healthy = false;
@@ -177,6 +179,7 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
    * what it placed; further pages follow the cursor.
    */
   private async readToHead(): Promise<number> {
+    await this.finishBackfill();
     const { pageSize } = this.options;
     const from = this.cursor;
     const wanted = this.options.tables();
@@ -198,22 +201,28 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
     // A table first subscribed while this read was under way starts at `from`:
     // what it missed is read now (order within a table is all a subscriber sees).
     const missing = [...this.options.tables()].filter((key) => !wanted.has(key));
-    if (missing.length > 0) await this.readRange(from, this.cursor, missing);
+    if (missing.length > 0) this.backfill = { after: from, upTo: this.cursor, tables: missing };
+    await this.finishBackfill();
     const placed = head.pos - this.head.pos;
     this.head = head;
     return placed;
   }
 
-  /** Publishes the changes of `tables` in (after, upTo]. */
-  private async readRange(after: Cursor, upTo: Cursor, tables: string[]): Promise<void> {
-    let cursor = after;
-    while (!this.stopped && compareCursors(cursor, upTo) < 0) {
-      const { changes } = await this.reader.readAfter(cursor, { limit: this.options.pageSize, upTo, tables });
+  /**
+   * Publishes what newly subscribed tables missed. The cursor is past it
+   * already, so when the database fails meanwhile the rest waits here for the
+   * next pass instead of being skipped.
+   */
+  private async finishBackfill(): Promise<void> {
+    const backfill = this.backfill;
+    const { pageSize } = this.options;
+    while (backfill && !this.stopped && compareCursors(backfill.after, backfill.upTo) < 0) {
+      const { changes } = await this.reader.readAfter(backfill.after, { limit: pageSize, upTo: backfill.upTo, tables: backfill.tables });
       const last = changes.at(-1);
       if (last) this.publish(changes, last);
-      if (!last || changes.length < this.options.pageSize) return;
-      cursor = last.cursor;
+      backfill.after = last && changes.length === pageSize ? last.cursor : backfill.upTo;
     }
+    if (!this.stopped) this.backfill = null;
   }
 
   private publish(changes: Change[], last: Change): void {
