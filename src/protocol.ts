@@ -214,6 +214,13 @@ export const SubscribedMessageSchema = z.object({
 });
 export const UnsubscribedMessageSchema = z.object({ type: z.literal('unsubscribed'), id: z.string() });
 export const ChangeMessageSchema = ChangeEventSchema.extend({ type: z.literal('change'), sub: z.string() });
+/**
+ * Where a subscription stands when no change has come for a while: sent at a
+ * heartbeat once the feed moved a transaction past its last change, so a
+ * client resuming from it stays inside retention. Resume from the newest of
+ * this and the last change's id, exactly as from a change's id.
+ */
+export const CursorMessageSchema = z.object({ type: z.literal('cursor'), sub: z.string(), cursor: z.string() });
 export const PongMessageSchema = z.object({ type: z.literal('pong'), timestamp: z.number().optional() });
 export const AuthenticatedMessageSchema = z.object({ type: z.literal('authenticated'), exp: z.number().nullable() });
 export const ErrorMessageSchema = z.object({
@@ -228,6 +235,7 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   SubscribedMessageSchema,
   UnsubscribedMessageSchema,
   ChangeMessageSchema,
+  CursorMessageSchema,
   PongMessageSchema,
   AuthenticatedMessageSchema,
   ErrorMessageSchema,
@@ -236,6 +244,7 @@ export type WelcomeMessage = z.infer<typeof WelcomeMessageSchema>;
 export type SubscribedMessage = z.infer<typeof SubscribedMessageSchema>;
 export type UnsubscribedMessage = z.infer<typeof UnsubscribedMessageSchema>;
 export type ChangeMessage = z.infer<typeof ChangeMessageSchema>;
+export type CursorMessage = z.infer<typeof CursorMessageSchema>;
 export type PongMessage = z.infer<typeof PongMessageSchema>;
 export type AuthenticatedMessage = z.infer<typeof AuthenticatedMessageSchema>;
 export type ErrorMessage = z.infer<typeof ErrorMessageSchema>;
@@ -271,6 +280,13 @@ export const SseQuerySchema = z.object({
   since: Cursor.optional(),
   token: z.string().optional(),
 });
+/**
+ * Data of an SSE `event: cursor`: where the stream stands when no change has
+ * come for a while (also its `id:`), so a reconnect resumes there.
+ */
+export const SseCursorEventSchema = z.object({ cursor: z.string() });
+export type SseCursorEvent = z.infer<typeof SseCursorEventSchema>;
+
 export const ChangesQuerySchema = SseQuerySchema.extend({
   limit: z.coerce.number().int().min(1).max(10000).default(500),
 });

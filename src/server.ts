@@ -140,7 +140,7 @@ export async function startRowcast(config: Config, log: Logger): Promise<Rowcast
       log,
       config.wakeup === 'debounced' ? new WakeupGate(databaseUrl, database.pool) : null,
     );
-    const hub = new Hub({ reader, catalog, feedCursor: () => feed.cursor, pageSize: PAGE_SIZE });
+    const hub = new Hub({ reader, catalog, feedCursor: () => feed.cursor, publishedThrough: () => feed.publishedThrough, pageSize: PAGE_SIZE });
     const connections = new ConnectionRegistry(config.maxConnections);
     const metrics = new ServerMetrics({ connections, hub, feed, listener });
     feed.on('changes', (changes) => {

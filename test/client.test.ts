@@ -5,7 +5,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventSource } from 'eventsource';
@@ -25,6 +24,7 @@ import {
 import { transition } from '../src/client/connection-state.js';
 import { describe, expect, startTestServer, test } from './support/fixtures.js';
 import { ROOT } from './support/server-process.js';
+import { startTcpProxy } from './support/tcp-proxy.js';
 import { waitFor } from './support/wait.js';
 
 const FAST_BACKOFF = { initialMs: 20, maxMs: 200 };
@@ -45,50 +45,6 @@ function signToken(claims: { sub: string; role: string }, expiresInSeconds: numb
     .setSubject(claims.sub)
     .setExpirationTime(Math.floor(Date.now() / 1000) + expiresInSeconds)
     .sign(new TextEncoder().encode(SECRET));
-}
-
-/**
- * A TCP proxy in front of a server whose `freeze()` silences every connection
- * open at that moment without closing it: a peer gone without a FIN.
- */
-async function startFreezableProxy(targetPort: number): Promise<{ url: string; freeze(): void; close(): Promise<void> }> {
-  const pairs: Array<{ client: Socket; upstream: Socket; frozen: boolean }> = [];
-  const server = createServer((client) => {
-    const upstream = connect(targetPort, '127.0.0.1');
-    const pair = { client, upstream, frozen: false };
-    pairs.push(pair);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    const end = () => {
-      if (pair.frozen) return;
-      client.destroy();
-      upstream.destroy();
-    };
-    for (const socket of [client, upstream]) {
-      socket.on('error', end);
-      socket.on('close', end);
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    freeze() {
-      for (const pair of pairs) {
-        pair.frozen = true;
-        pair.client.unpipe(pair.upstream);
-        pair.upstream.unpipe(pair.client);
-        pair.client.pause();
-        pair.upstream.pause();
-      }
-    },
-    async close() {
-      for (const { client, upstream } of pairs) {
-        client.destroy();
-        upstream.destroy();
-      }
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 test('backoff is full jitter under an exponential ceiling', () => {
@@ -222,7 +178,7 @@ test('across a server restart, with writes going on, the handler sees every chan
 
 test('a connection gone silent is given up on at the heartbeat, and the feed resumes without a gap', async ({ database }) => {
   const server = await startTestServer(database.url, { heartbeatMs: 200 });
-  const proxy = await startFreezableProxy(server.port);
+  const proxy = await startTcpProxy(server.port);
   const client = createClient({ url: proxy.url, WebSocket, backoff: FAST_BACKOFF });
   const states = recordStates(client);
   const seen: string[] = [];

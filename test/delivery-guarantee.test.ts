@@ -5,6 +5,7 @@
  * (PostgreSQL restart, kill -9, several instances) are in faults.test.ts.
  */
 import type pg from 'pg';
+import { onTestFinished } from 'vitest';
 import { bareEvent, deliveryProblems, transactionOrder, type Received } from './support/delivery-check.js';
 import { describe, expect, startTestServer, test } from './support/fixtures.js';
 import { NaiveReader } from './support/naive-reader.js';
@@ -13,7 +14,7 @@ import { ChangesPoller, SseResumer, WsResumer } from './support/resuming-clients
 import { TestSseClient } from './support/sse-client.js';
 import { waitFor } from './support/wait.js';
 import { runWorkload } from './support/workload.js';
-import { changeKey, Ledger, markEnd, Tx } from './support/writers.js';
+import { changeKey, Ledger, markEnd, Tx, writeOrders } from './support/writers.js';
 import { TestWsClient } from './support/ws-client.js';
 
 const SEED = Number(process.env.ROWCAST_TEST_SEED ?? 20_261_123);
@@ -101,7 +102,12 @@ describe('commit order is not write order', () => {
 });
 
 describe('exactly once across resumes', () => {
-  test('8 writers for 4 s; WebSocket and SSE clients that drop and resume every few hundred ms and a /changes poller get what an uninterrupted subscriber gets: the committed history', async ({ rowcast, database }) => {
+  test('8 writers for 4 s; WebSocket and SSE clients that drop and resume every few hundred ms and a /changes poller get what an uninterrupted subscriber gets: the committed history', async ({ database }) => {
+    // Keep-alives and heartbeats every few tens of ms, and orders written beside:
+    // the resuming clients are also told cursors past their last change
+    // (SSE `event: cursor`, WebSocket `cursor`) and resume from those.
+    const rowcast = await startTestServer(database.url, { sseKeepAliveMs: 20, heartbeatMs: 100 });
+    onTestFinished(() => rowcast.close());
     const ledger = new Ledger();
     const reference = await TestWsClient.connect(rowcast.url);
     const c0 = await reference.subscribe({ id: 'ref', table: 'posts' });
@@ -110,7 +116,10 @@ describe('exactly once across resumes', () => {
     const sse = new SseResumer({ ...base, holdMs: [150, 450], seed: SEED + 1 }).start();
     const poller = new ChangesPoller(base, [1, 7, 50, 13, 500]).start();
 
-    await runWorkload(database.pool, ledger, { writers: 8, durationMs: 4000, seed: SEED, maxSleep: 0.15 });
+    await Promise.all([
+      runWorkload(database.pool, ledger, { writers: 8, durationMs: 4000, seed: SEED, maxSleep: 0.15 }),
+      writeOrders(database.pool, 4000),
+    ]);
     const end = await markEnd(database.pool, ledger);
     await waitFor(() => hasKey(reference.changes('ref'), end), { timeoutMs: 20_000, what: 'the end marker (uninterrupted)' });
     const expected = reference.changes('ref');
@@ -128,6 +137,8 @@ describe('exactly once across resumes', () => {
     // They really did resume, many times, mid-stream.
     expect(ws.cycles).toBeGreaterThan(5);
     expect(sse.cycles).toBeGreaterThan(5);
+    expect(ws.cursorMoves).toBeGreaterThan(0);
+    expect(sse.cursorMoves).toBeGreaterThan(0);
     expect(poller.cycles).toBeGreaterThan(50);
     reference.close();
   });

@@ -14,7 +14,7 @@ import { ChangesPoller, SseResumer, WsResumer } from './support/resuming-clients
 import { startServerProcess } from './support/server-process.js';
 import { waitFor } from './support/wait.js';
 import { runWorkload } from './support/workload.js';
-import { changeKey, Ledger, markEnd, Tx } from './support/writers.js';
+import { changeKey, Ledger, markEnd, Tx, writeOrders } from './support/writers.js';
 import { TestWsClient } from './support/ws-client.js';
 
 const SEED = Number(process.env.ROWCAST_TEST_SEED ?? 20_261_123);
@@ -182,7 +182,9 @@ test('the server killed with SIGKILL mid-stream and started again: clients resum
 
 test('two instances on one database: a client moving between them with its cursor misses nothing and sees nothing twice; both deliver everything', async ({ database }) => {
   const ledger = new Ledger();
-  const [a, b] = await Promise.all([startTestServer(database.url), startTestServer(database.url)]);
+  // Short keep-alives and heartbeats, and orders written beside: the movers also resume on one instance from cursors the other told them.
+  const quick = { sseKeepAliveMs: 20, heartbeatMs: 100 };
+  const [a, b] = await Promise.all([startTestServer(database.url, quick), startTestServer(database.url, quick)]);
   try {
     const onA = await TestWsClient.connect(a.url);
     const c0 = await onA.subscribe({ id: 'ref', table: 'posts' });
@@ -194,7 +196,10 @@ test('two instances on one database: a client moving between them with its curso
       new SseResumer({ ...base, holdMs: [100, 350], seed: SEED + 8 }).start(),
       new ChangesPoller(base, [5, 40, 1, 300]).start(),
     ];
-    await runWorkload(database.pool, ledger, { writers: 6, durationMs: 4000, seed: SEED + 9, maxSleep: 0.1 });
+    await Promise.all([
+      runWorkload(database.pool, ledger, { writers: 6, durationMs: 4000, seed: SEED + 9, maxSleep: 0.1 }),
+      writeOrders(database.pool, 4000),
+    ]);
     const end = await markEnd(database.pool, ledger);
     for (const ref of [onA, onB]) await waitFor(() => hasKey(ref.changes('ref'), end), { timeoutMs: 20_000, what: 'the end marker on each instance' });
     const expected = onA.changes('ref');
@@ -207,6 +212,8 @@ test('two instances on one database: a client moving between them with its curso
     }
     expect(movers[0]!.cycles).toBeGreaterThan(5);
     expect(movers[1]!.cycles).toBeGreaterThan(5);
+    expect(movers[0]!.cursorMoves).toBeGreaterThan(0);
+    expect(movers[1]!.cursorMoves).toBeGreaterThan(0);
     onA.close();
     onB.close();
   } finally {

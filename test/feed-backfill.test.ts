@@ -72,6 +72,8 @@ test('a table subscribed mid-pass gets what it missed, also when the database fa
       'public.orders o2',
       'public.orders o3',
     ]);
+    // Published through the head only once the backfill was done.
+    await waitFor(() => feed.publishedThrough.pos === feed.cursor.pos, { what: 'publishedThrough to catch up' });
   } finally {
     await feed.stop();
     await db.close();

@@ -3,9 +3,12 @@
  * streaming fetch (no EventSource to smooth things over): event framing,
  * content type, keep-alive comments, and Last-Event-ID resume.
  */
+import { compareCursors, decodeCursor } from '../src/capture/cursor.js';
 import { ChangeEventSchema } from '../src/protocol.js';
 import { expect, startTestServer, test } from './support/fixtures.js';
 import { waitFor } from './support/wait.js';
+
+const CURSOR_EVENT = /^id: ([0-9a-z]+_[0-9a-z]+)\nevent: cursor\ndata: \{"cursor":"([^"\n]*)"\}$/;
 
 /** A raw SSE stream: every byte received, decoded as UTF-8, kept in `text`. */
 class RawStream {
@@ -46,7 +49,7 @@ class RawStream {
   /** The change events, each checked against the exact framing of CONTRACT §5. */
   events(): Array<{ id: string; data: string }> {
     return this.blocks()
-      .filter((b) => !b.startsWith(':'))
+      .filter((b) => !b.startsWith(':') && !CURSOR_EVENT.test(b))
       .map((block) => {
         const m = /^id: ([^\n]+)\nevent: change\ndata: ([^\n]+)$/.exec(block);
         if (!m) throw new Error(`not a change event framed as id/event/data: ${JSON.stringify(block)}`);
@@ -54,13 +57,24 @@ class RawStream {
       });
   }
 
-  /** Every block is a change event or a comment whose every line starts with ':'. */
+  /** The ids of the `event: cursor` frames, each exactly `id: C\nevent: cursor\ndata: {"cursor":"C"}`. */
+  cursors(): string[] {
+    return this.blocks().flatMap((block) => {
+      const m = CURSOR_EVENT.exec(block);
+      if (!m) return [];
+      expect(m[2]).toBe(m[1]);
+      return [m[1] as string];
+    });
+  }
+
+  /** Every block is a change event, a cursor event, or a comment whose every line starts with ':'. */
   expectWellFormed(): void {
     expect(this.failed).toBeNull();
     for (const block of this.blocks()) {
       if (block.startsWith(':')) expect(block.split('\n').every((line) => line.startsWith(':'))).toBe(true);
     }
     this.events();
+    this.cursors();
   }
 
   close(): void {
@@ -194,4 +208,44 @@ test('Last-Event-ID wins over since: an EventSource reconnects with its original
   expect(stream.events().map((e) => JSON.parse(e.data).row.title)).toEqual(['q4', 'q5']);
   stream.expectWellFormed();
   stream.close();
+});
+
+test('a stream is told its cursor: at the start, and at a keep-alive once the feed moved past its last change', async ({ database }) => {
+  const server = await startTestServer(database.url, { sseKeepAliveMs: 100 });
+  try {
+    const stream = await RawStream.open(`${server.url}/sse/posts`);
+    await waitFor(() => stream.cursors().length === 1, { what: 'the first cursor event' });
+    const [start] = stream.cursors();
+    expect(stream.text).toContain(`: subscribed public.posts at ${start}\n\nid: ${start}\nevent: cursor\ndata: {"cursor":"${start}"}\n\n`);
+
+    await database.query("insert into posts (title) values ('told')");
+    await waitFor(() => stream.events().length === 1, { what: 'the change' });
+    const changeId = stream.events()[0]!.id;
+    // The change's own id is the cursor now: keep-alives go by without another cursor event.
+    const keepAlives = () => stream.blocks().filter((b) => b === ': keep-alive').length;
+    const seen = keepAlives();
+    await waitFor(() => keepAlives() >= seen + 3, { what: 'three keep-alives' });
+    expect(stream.cursors()).toEqual([start]);
+
+    for (let i = 0; i < 3; i++) await database.query("insert into orders (status) values ('elsewhere')");
+    await waitFor(() => stream.cursors().length === 2, { what: 'a cursor past the change' });
+    const moved = stream.cursors()[1]!;
+    expect(compareCursors(decodeCursor(moved), decodeCursor(changeId))).toBeGreaterThan(0);
+    expect(stream.events()).toHaveLength(1);
+    stream.expectWellFormed();
+    stream.close();
+
+    // Resuming there misses nothing and repeats nothing.
+    const resumed = await RawStream.open(`${server.url}/sse/posts`, { 'Last-Event-ID': moved });
+    expect(resumed.response.status).toBe(200);
+    await waitFor(() => resumed.cursors().length === 1, { what: 'the resumed stream' });
+    expect(resumed.cursors()).toEqual([moved]);
+    await database.query("insert into posts (title) values ('after')");
+    await waitFor(() => resumed.events().length === 1, { what: 'the next change' });
+    expect(JSON.parse(resumed.events()[0]!.data).row.title).toBe('after');
+    resumed.expectWellFormed();
+    resumed.close();
+  } finally {
+    await server.close();
+  }
 });

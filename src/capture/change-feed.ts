@@ -52,8 +52,13 @@ export interface ChangeFeedOptions {
 }
 
 export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
-  /** Everything up to here has been published. */
+  /** Where the next pass starts; a table first subscribed during a pass is read up to here after it. */
   cursor: Cursor = { pos: 0, seq: 0 };
+  /**
+   * Every change up to here, of every table subscribed when it was read, has
+   * been published (behind `cursor` while a newly subscribed table is read).
+   */
+  publishedThrough: Cursor = { pos: 0, seq: 0 };
   /** When the last pass of the wake-up loop started (performance.now()). */
   private lastPassAt = 0;
   /** Newly subscribed tables still to be read, in (after, upTo]. */
@@ -92,6 +97,7 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
   /** Starts "from now": subscribers ask for older changes with a cursor. */
   async start(): Promise<void> {
     this.cursor = await this.reader.sequence();
+    this.publishedThrough = this.cursor;
     this.head = this.cursor;
     this.setHealthy(true);
     this.pollTimer = setInterval(() => this.wake(), this.options.fallbackPollMs);
@@ -203,6 +209,7 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
     const missing = [...this.options.tables()].filter((key) => !wanted.has(key));
     if (missing.length > 0) this.backfill = { after: from, upTo: this.cursor, tables: missing };
     await this.finishBackfill();
+    if (!this.stopped) this.publishedThrough = this.cursor;
     const placed = head.pos - this.head.pos;
     this.head = head;
     return placed;

@@ -35,3 +35,12 @@ export function compareCursors(a: Cursor, b: Cursor): number {
 export function afterTransaction(pos: number): Cursor {
   return { pos: pos + 1, seq: 0 };
 }
+
+/**
+ * The last transaction a cursor is past. A change's id (pos, seq) and the
+ * cursor after its transaction (pos + 1, 0) resume alike for its subscriber,
+ * which was offered the rest of that transaction.
+ */
+export function transactionsThrough(c: Cursor): number {
+  return c.seq > 0 ? c.pos : c.pos - 1;
+}

@@ -167,6 +167,9 @@ export class RowcastClient<Tables = RowcastTables> {
         this.subscriptions.get(sub)?.deliver(change);
         return;
       }
+      case 'cursor':
+        this.subscriptions.get(message.sub)?.advance(message.cursor);
+        return;
       case 'authenticated':
         this.scheduleRefresh(message.exp);
         return;

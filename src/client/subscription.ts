@@ -27,7 +27,7 @@ export interface SubscribeOptions<R> {
 const SEEN_IDS_KEPT = 4096;
 
 export class ClientSubscription {
-  /** Where to resume: the last delivered change's id, else where the server started us. */
+  /** Where to resume: the last change's id or the server's newer `cursor`, else where it started us. */
   private resumeCursor: string | null;
   private readonly seenIds = new Set<string>();
   /** On the current connection: not asked yet, asked, or confirmed by the server. */
@@ -63,6 +63,11 @@ export class ClientSubscription {
     this.status = 'active';
     this.resumeCursor ??= cursor;
     if (!this.cancelled) this.options.onSubscribed?.();
+  }
+
+  /** The server's `cursor`: it passed every change after the last one, so resume there. */
+  advance(cursor: string): void {
+    if (this.status === 'active') this.resumeCursor = cursor;
   }
 
   /** A connection ended: the next one must subscribe again. */

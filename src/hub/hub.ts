@@ -38,8 +38,10 @@ interface TableIndex {
 export interface HubOptions {
   reader: ChangeLogReader;
   catalog: TableCatalog;
-  /** Where the live feed stands: everything up to here has been published. */
+  /** Where live subscriptions start: the feed's next pass reads what follows. */
   feedCursor: () => Cursor;
+  /** Everything up to here of every subscribed table has been published. */
+  publishedThrough: () => Cursor;
   pageSize: number;
 }
 
@@ -131,6 +133,11 @@ export class Hub {
     const grant = readGrant(request.principal, table.info, table.rule);
     const filter = compileFilter(request.filter, table, this.rowValues);
     return { table, matcher: new ChangeMatcher(new Set(request.ops ?? OPS), grant, filter) };
+  }
+
+  /** A newer cursor to hand this subscription's client, if any: see Subscription.cursorNews. */
+  cursorNews(subscription: Subscription): Cursor | null {
+    return subscription.cursorNews(this.options.publishedThrough());
   }
 
   unsubscribe(subscription: Subscription): void {

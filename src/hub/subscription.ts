@@ -6,7 +6,7 @@
  */
 import type { ChangeLogReader } from '../capture/change-log.js';
 import type { Change } from '../capture/change.js';
-import { compareCursors, type Cursor } from '../capture/cursor.js';
+import { compareCursors, transactionsThrough, type Cursor } from '../capture/cursor.js';
 import { asRowcastError, RowcastError } from '../errors.js';
 import type { ReadGrant } from './authorization.js';
 import type { ChangeMatcher } from './change-matcher.js';
@@ -47,6 +47,8 @@ export class Subscription {
   private readonly backlogUpTo: Cursor;
   /** Cursor of the last change delivered or skipped as already seen. */
   private after: Cursor;
+  /** The newest cursor the client holds: where it started, its last change's id, or cursorNews. */
+  private told: Cursor;
   /** Non-null until the backlog has been replayed. */
   private pending: Change[] | null = [];
   private closed = false;
@@ -57,11 +59,25 @@ export class Subscription {
     this.sink = spec.sink;
     this.matcher = spec.matcher;
     this.after = spec.after;
+    this.told = spec.after;
     this.backlogUpTo = spec.backlogUpTo;
   }
 
   get cursor(): Cursor {
     return this.after;
+  }
+
+  /**
+   * A cursor to hand the client when it is newer than what it holds (its last
+   * change's id, or the last cursor handed over), else null. Once live, every
+   * change the feed published through `published` has been offered to this
+   * subscription, so it may resume there: a quiet table's subscriber keeps a
+   * cursor inside retention, and resumes without reading what it skipped.
+   */
+  cursorNews(published: Cursor): Cursor | null {
+    if (this.pending !== null || this.closed || transactionsThrough(published) <= transactionsThrough(this.told)) return null;
+    this.told = published;
+    return published;
   }
 
   get isClosed(): boolean {
@@ -89,6 +105,7 @@ export class Subscription {
 
   private send(change: Change): void {
     this.after = change.cursor;
+    this.told = change.cursor;
     this.sink.deliver(change, this);
   }
 

@@ -7,11 +7,11 @@ import type { Context } from 'hono';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import type { Logger } from 'pino';
 import type { Change } from '../capture/change.js';
-import { encodeCursor } from '../capture/cursor.js';
+import { encodeCursor, type Cursor } from '../capture/cursor.js';
 import { asRowcastError, RowcastError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import type { Subscription, SubscriptionSink } from '../hub/subscription.js';
-import { SseQuerySchema } from '../protocol.js';
+import { SseQuerySchema, type SseCursorEvent } from '../protocol.js';
 import { tokenOf, type Authenticator } from './authenticate.js';
 import type { ConnectionRegistry, OpenConnection } from './connections.js';
 import { parseFeedQuery } from './feed-query.js';
@@ -121,6 +121,15 @@ class SseConnection implements SubscriptionSink, OpenConnection {
   }
 }
 
+/**
+ * Moves the client's Last-Event-ID: EventSource keeps the id of every event it
+ * dispatches, and a listener of `change` does not see this one.
+ */
+const cursorEvent = (cursor: Cursor) => {
+  const data: SseCursorEvent = { cursor: encodeCursor(cursor) };
+  return `id: ${data.cursor}\nevent: cursor\ndata: ${JSON.stringify(data)}\n\n`;
+};
+
 const errorEvent = (error: RowcastError) => `event: error\ndata: ${JSON.stringify({ code: error.code, message: error.message })}\n\n`;
 
 export function sseHandler(deps: SseDeps) {
@@ -173,7 +182,13 @@ export function sseHandler(deps: SseDeps) {
         connection.attach(stream);
         // Tells the client where it starts, as a comment: EventSource ignores it.
         connection.write(`: subscribed ${subscription.table.key} at ${encodeCursor(subscription.cursor)}\n\n`);
-        const keepAlive = setInterval(() => connection.write(': keep-alive\n\n'), deps.keepAliveMs);
+        // Also as its id, so a reconnect before the first change resumes here, not "from now".
+        connection.write(cursorEvent(subscription.cursor));
+        const keepAlive = setInterval(() => {
+          connection.write(': keep-alive\n\n');
+          const news = deps.hub.cursorNews(subscription);
+          if (news) connection.write(cursorEvent(news));
+        }, deps.keepAliveMs);
         try {
           await start();
           await connection.done;

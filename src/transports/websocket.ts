@@ -260,7 +260,10 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
     this.sendError(error.code, error.message, subscription.id);
   }
 
-  /** One heartbeat tick: drop a peer that missed the last ping, else ping again. */
+  /**
+   * One heartbeat tick: drop a peer that missed the last ping, else ping
+   * again, and tell each quiet subscription where it stands now.
+   */
   heartbeat(): void {
     const raw = this.raw;
     if (this.closed || !raw) return;
@@ -270,6 +273,10 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
     }
     this.alive = false;
     raw.ping();
+    for (const [sub, subscription] of this.subscriptions) {
+      const news = this.deps.hub.cursorNews(subscription);
+      if (news) this.send({ type: 'cursor', sub, cursor: encodeCursor(news) });
+    }
   }
 
   shutdown(): void {

@@ -4,7 +4,7 @@
  * the client saw: the change ids, or the error. Used by the retention tests.
  */
 import { expect } from 'vitest';
-import { HttpErrorBodySchema } from '../../src/protocol.js';
+import { HttpErrorBodySchema, SseCursorEventSchema } from '../../src/protocol.js';
 import { openSse, sseEvents } from './sse-stream.js';
 import { TestWsClient } from './ws-client.js';
 
@@ -43,6 +43,8 @@ export async function sseResume(url: string, since: string, count: number, via: 
   const ids: string[] = [];
   try {
     for await (const event of sseEvents(res.stream)) {
+      // Where the stream starts (`event: cursor`): not a change.
+      if (event.event === 'cursor' && event.id === SseCursorEventSchema.parse(JSON.parse(event.data)).cursor) continue;
       if (event.event !== 'change') return { error: `SSE ${event.event}: ${event.data}` };
       ids.push(event.id ?? '');
       if (ids.length === count) break;

@@ -8,7 +8,7 @@
  * Loops are bounded in count and in time.
  */
 import { onTestFinished } from 'vitest';
-import type { ChangeEvent } from '../../src/protocol.js';
+import { SseCursorEventSchema, type ChangeEvent } from '../../src/protocol.js';
 import { bareEvent } from './delivery-check.js';
 import { openSse, sseEvents } from './sse-stream.js';
 import { TestWsClient } from './ws-client.js';
@@ -85,6 +85,15 @@ abstract class Resumer {
     this.cursor = event.id;
   }
 
+  /** Cursors from the server (WebSocket `cursor`, SSE `event: cursor`) that moved past the last change seen. */
+  cursorMoves = 0;
+
+  /** A cursor the server handed over: the next connection resumes there. */
+  protected follow(cursor: string): void {
+    if (cursor !== this.cursor) this.cursorMoves += 1;
+    this.cursor = cursor;
+  }
+
   /** Resolves when this connection's time is up or the client is stopped. */
   protected hold(): Promise<void> {
     const range = this.options.holdMs;
@@ -122,6 +131,7 @@ export class WsResumer extends Resumer {
     client.socket.on('message', (data) => {
       const m = JSON.parse(data.toString()) as { type: string; sub?: string; code?: string; message?: string };
       if (m.type === 'change' && m.sub === 'r') this.record(bareEvent(m) as ChangeEvent);
+      else if (m.type === 'cursor' && m.sub === 'r') this.follow(String((m as { cursor?: unknown }).cursor));
       else if (m.type === 'error') this.refusals.push(`${m.code}: ${m.message}`);
     });
     try {
@@ -154,6 +164,11 @@ export class SseResumer extends Resumer {
           const change = JSON.parse(event.data) as ChangeEvent;
           if (event.id !== change.id) this.refusals.push(`SSE id ${event.id} is not the change id ${change.id}`);
           this.record(change);
+        } else if (event.event === 'cursor') {
+          // What an EventSource does: every event's id becomes its Last-Event-ID.
+          const { cursor } = SseCursorEventSchema.parse(JSON.parse(event.data));
+          if (event.id !== cursor) this.refusals.push(`SSE id ${event.id} is not the cursor ${cursor}`);
+          this.follow(cursor);
         } else {
           this.refusals.push(`SSE ${event.event}: ${event.data}`);
         }

@@ -1,12 +1,14 @@
 /** A real EventSource client (the `eventsource` package) that records change events. */
 import { EventSource } from 'eventsource';
-import { ChangeEventSchema, type ChangeEvent } from '../../src/protocol.js';
+import { ChangeEventSchema, SseCursorEventSchema, type ChangeEvent } from '../../src/protocol.js';
 import { waitFor } from './wait.js';
 
 export class TestSseClient {
   readonly events: ChangeEvent[] = [];
   readonly ids: string[] = [];
   readonly errors: string[] = [];
+  /** The ids of `event: cursor` frames, in order. */
+  readonly cursors: string[] = [];
   private readonly source: EventSource;
 
   constructor(url: string, headers: Record<string, string> = {}) {
@@ -16,6 +18,9 @@ export class TestSseClient {
     this.source.addEventListener('change', (event) => {
       this.events.push(ChangeEventSchema.parse(JSON.parse(event.data)) as ChangeEvent);
       this.ids.push(event.lastEventId);
+    });
+    this.source.addEventListener('cursor', (event) => {
+      this.cursors.push(SseCursorEventSchema.parse(JSON.parse(event.data)).cursor);
     });
     this.source.addEventListener('error', (event) => {
       this.errors.push(String((event as { message?: string }).message ?? 'error'));

@@ -166,3 +166,9 @@ export async function markEnd(pool: pg.Pool, ledger: Ledger, label = 'end'): Pro
   }
   return `I:${label}.1`;
 }
+
+/** Single-row orders, one transaction each, for `ms`: changes of a table that clients of `posts` do not read. */
+export async function writeOrders(pool: pg.Pool, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) await pool.query("insert into orders (status, total) values ('pending', 1)");
+}
