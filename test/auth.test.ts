@@ -159,6 +159,25 @@ describe('token expiry over the socket', () => {
     expect(Date.now()).toBeGreaterThanOrEqual(exp * 1000 - 1000);
   });
 
+  it('a token just past exp but within the 5 s clock tolerance is served until the tolerance ends, not dropped on arrival', async ({ server, database }) => {
+    const exp = nowSeconds() - 1;
+    const token = await hmacToken({ sub: 'u1', role: 'user' }, { exp });
+    const ws = await connectAs(server.url, token);
+    await ws.subscribe({ id: 'p', table: 'posts' });
+    const stream = await fetch(`${server.url}/sse/posts`, { headers: bearer(token) });
+    expect(stream.status).toBe(200);
+    const ended = sseUntilEnd(stream);
+    await database.query("insert into posts (title) values ('inside the tolerance')");
+    expect((await ws.waitForChanges(1, 'p'))[0]?.row.title).toBe('inside the tolerance');
+
+    const closed = await within(ws.closed, (exp + 5) * 1000 - Date.now() + 3000, 'close 4401');
+    expect(closed.code).toBe(4401);
+    const { text } = await within(ended, (exp + 5) * 1000 - Date.now() + 3000, 'the SSE stream to end');
+    expect(text).toContain('inside the tolerance');
+    expect(text).toContain('event: error');
+    expect(Date.now()).toBeGreaterThanOrEqual((exp + 5) * 1000 - 1000);
+  });
+
   it('a forged, expired or unsigned token in `auth` closes with 4401; a malformed auth message does not', async ({ server }) => {
     const good = await hmacToken({ sub: 'u1', role: 'user' });
     const invalid = [

@@ -13,10 +13,16 @@ export interface Principal {
   role: string | null;
   /** Token expiry in seconds since the epoch; null when the token has none or auth is off. */
   exp: number | null;
+  /**
+   * When connections on this token end (ms since the epoch): `exp` plus the
+   * clock tolerance its verification allowed, so a token accepted within the
+   * tolerance is not dropped the moment it is accepted.
+   */
+  endsAtMs: number | null;
 }
 
 /** Open dev mode: every client acts as admin. */
-export const DEV_PRINCIPAL: Principal = { sub: null, role: 'admin', exp: null };
+export const DEV_PRINCIPAL: Principal = { sub: null, role: 'admin', exp: null, endsAtMs: null };
 
 export type ReadRule =
   | { kind: 'authenticated' }

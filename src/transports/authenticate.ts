@@ -24,6 +24,7 @@ function principalOf(payload: JWTPayload): Principal {
     sub: typeof payload.sub === 'string' ? payload.sub : null,
     role: typeof role === 'string' ? role : null,
     exp: typeof payload.exp === 'number' ? payload.exp : null,
+    endsAtMs: typeof payload.exp === 'number' ? (payload.exp + CLOCK_TOLERANCE_S) * 1000 : null,
   };
 }
 

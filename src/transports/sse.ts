@@ -91,12 +91,12 @@ class SseConnection implements SubscriptionSink, OpenConnection {
     this.fail(error);
   }
 
-  /** A stream does not outlive its token: at `exp` it ends with an `unauthorized` error event. */
-  expireAt(exp: number | null): void {
-    if (exp === null) return;
+  /** A stream does not outlive its token: past `exp` and the clock tolerance it ends with an `unauthorized` error event. */
+  expireAt(endsAtMs: number | null): void {
+    if (endsAtMs === null) return;
     this.expiryTimer = setTimeout(
       () => this.fail(new RowcastError('unauthorized', 'token expired')),
-      Math.min(Math.max(0, exp * 1000 - Date.now()), 2 ** 31 - 1),
+      Math.min(Math.max(0, endsAtMs - Date.now()), 2 ** 31 - 1),
     );
     this.expiryTimer.unref();
   }
@@ -151,7 +151,7 @@ export function sseHandler(deps: SseDeps) {
       }
       const since = c.req.header('last-event-id') || query.since;
       connection = new SseConnection(deps);
-      connection.expireAt(principal.exp);
+      connection.expireAt(principal.endsAtMs);
       subscribed = await deps.hub.subscribe({
         id: 'sse',
         table: c.req.param('table') ?? '',

@@ -210,12 +210,12 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
     }
   }
 
-  /** Closes the socket with 4401 when the token expires, unless refreshed before. */
+  /** Closes the socket with 4401 when the token expires (past the clock tolerance), unless refreshed before. */
   private watchExpiry(): void {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
-    if (this.principal.exp === null) return;
-    const ms = Math.max(0, this.principal.exp * 1000 - Date.now());
+    if (this.principal.endsAtMs === null) return;
+    const ms = Math.max(0, this.principal.endsAtMs - Date.now());
     this.expiryTimer = setTimeout(() => this.close(CloseCode.unauthorized, 'token expired'), Math.min(ms, 2 ** 31 - 1));
     this.expiryTimer.unref();
   }
