@@ -129,6 +129,32 @@ describe('timestamps', () => {
   });
 });
 
+describe('domains', () => {
+  test('a domain column filters as its base type; /tables still names the domain', async ({ rowcast, database }) => {
+    await database.query(`create domain qty as integer check (value >= 0);
+      create domain amount as numeric(10, 2);
+      create domain moment as timestamptz;
+      create domain stock as qty;
+      create domain flag as boolean;`);
+    await expose(rowcast, database, 'create table stocktake (id int primary key, n qty, price amount, at moment, level stock, ok flag)', 'stocktake');
+    const columns = (await getJson(`${rowcast.url}/tables`)).json.tables.find((t: { name: string }) => t.name === 'stocktake').columns;
+    expect(columns.map((c: { name: string; type: string }) => `${c.name} ${c.type}`)).toEqual(['id integer', 'n qty', 'price amount', 'at moment', 'level stock', 'ok flag']);
+    expect(Object.keys(columns[1])).toEqual(['name', 'type', 'nullable']);
+    await expectMatches(rowcast, database, 'stocktake', `
+      insert into stocktake values (1, 9, 9.5, '2024-01-01T10:00:00Z', 9, true), (2, 10, 10.25, '2024-01-01T10:00:00.5+01:00', 10, false),
+        (3, 100, 100, '2024-01-01T09:59:59Z', 100, null);`, [
+      // As text, '10' < '9' and '100' < '9'.
+      ['n', 'gt.9', [2, 3]],
+      ['n', 'lt.10', [1]],
+      ['price', 'eq.10.250', [2]],
+      ['price', 'gte.9.50', [1, 2, 3]],
+      ['at', 'lt.2024-01-01T10:00:00Z', [2, 3]],
+      ['level', 'gt.9', [2, 3]],
+      ['ok', 'is.true', [1]],
+    ]);
+  });
+});
+
 describe('arrays and text', () => {
   test('arrays of any element type take eq, neq and in on their JSON text; text orders by code point', async ({ rowcast, database }) => {
     await expose(rowcast, database, 'create table shapes (id int primary key, nums integer[], ats timestamptz[], big bigint[], t text)', 'shapes');

@@ -9,8 +9,8 @@ import { describe, expect, test } from 'vitest';
 import { RowcastError } from '../src/errors.js';
 import { RowValueMemo } from '../src/hub/column-values.js';
 import { compileFilter } from '../src/hub/subscription-filter.js';
-import type { ExposedTable } from '../src/hub/table-catalog.js';
-import { FILTER_OPERATORS, OPS, parseClientMessage, parseFilterCondition, type TableColumn } from '../src/protocol.js';
+import type { CatalogColumn, ExposedTable } from '../src/hub/table-catalog.js';
+import { FILTER_OPERATORS, OPS, parseClientMessage, parseFilterCondition } from '../src/protocol.js';
 
 const CMP = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte'] as const;
 type Cmp = (typeof CMP)[number];
@@ -220,7 +220,7 @@ describe('parseFilterCondition', () => {
 
 // ---------------------------------------------------------------- filter semantics
 
-const column = (name: string, type: string): TableColumn => ({ name, type, nullable: true });
+const column = (name: string, type: string): CatalogColumn => ({ name, type, nullable: true, baseType: type });
 const COLUMNS = [column('id', 'bigint'), column('total', 'numeric(12,2)'), column('name', 'text'), column('read', 'boolean')];
 const TABLE: ExposedTable = {
   key: 'public.t',

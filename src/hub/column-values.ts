@@ -5,7 +5,6 @@
  * timestamps to the microsecond, text by code point, json and arrays by their
  * JSON text. Row values are what parseExactJson made of to_json's output.
  */
-import type { TableColumn } from '../protocol.js';
 import { exactJsonText, parseExactJson } from '../capture/exact-json.js';
 import { compareNumeric, ExactNumber, floatOf, numericKey, numericOf, parseFloatValue, parseNumeric, type Numeric } from '../capture/exact-number.js';
 import { compareInstants, instantKey, parseInstant, type Instant, type TimeType } from './instant.js';
@@ -101,9 +100,8 @@ const TIME = /^(timestamp(\(\d\))? with(out)? time zone|date)$/;
 /** The filter only hands a type's values back to the same type's functions. */
 const untyped = <C>(values: ColumnValues<C>) => values as unknown as ColumnValues<unknown>;
 
-/** The values of a column, by the type format_type names. */
-export function columnValues(column: TableColumn): ColumnValues<unknown> {
-  const type = column.type;
+/** The values of a column, by the type format_type names (a domain's base type). */
+export function columnValues(type: string): ColumnValues<unknown> {
   // Arrays first: integer[] is an array, not an integer.
   if (type.endsWith('[]') || type === 'json' || type === 'jsonb') return untyped(json);
   if (INTEGER_OR_NUMERIC.test(type)) return untyped(exact);

@@ -5,9 +5,9 @@
  * memory with the column's type. For UPDATE they match the new row.
  */
 import { RowcastError } from '../errors.js';
-import { parseFilterCondition, type Filter, type FilterCondition, type Row, type TableColumn } from '../protocol.js';
+import { parseFilterCondition, type Filter, type FilterCondition, type Row } from '../protocol.js';
 import { columnValues, type RowValueMemo } from './column-values.js';
-import type { ExposedTable } from './table-catalog.js';
+import type { CatalogColumn, ExposedTable } from './table-catalog.js';
 
 export type RowPredicate = (row: Row) => boolean;
 
@@ -29,13 +29,13 @@ const TESTS = {
   gte: (order: number) => order >= 0,
 };
 
-function compileCondition(column: TableColumn, cond: FilterCondition, memo: RowValueMemo): RowPredicate {
+function compileCondition(column: CatalogColumn, cond: FilterCondition, memo: RowValueMemo): RowPredicate {
   const name = column.name;
-  const values = columnValues(column);
+  const values = columnValues(column.baseType);
   const read = (row: Row) => memo.read(row, name, values, row[name]);
   if (cond.op === 'is') {
     const want = cond.value;
-    if (want !== null && column.type !== 'boolean') throw bad(name, `is.${want} needs a boolean column`);
+    if (want !== null && column.baseType !== 'boolean') throw bad(name, `is.${want} needs a boolean column`);
     return (row) => (want === null ? row[name] === null || row[name] === undefined : row[name] === want);
   }
   const coerce = (text: string): unknown => {

@@ -10,12 +10,17 @@ import { RowcastError } from '../errors.js';
 import type { TableColumn, TableInfo } from '../protocol.js';
 import type { ReadRule } from './authorization.js';
 
+/** A column as filters see it: for a domain, `baseType` is the type underneath (what to_json writes). */
+export interface CatalogColumn extends TableColumn {
+  readonly baseType: string;
+}
+
 export interface ExposedTable {
   /** "schema.table" */
   readonly key: string;
   readonly info: TableInfo;
   readonly rule: ReadRule;
-  readonly columns: ReadonlyMap<string, TableColumn>;
+  readonly columns: ReadonlyMap<string, CatalogColumn>;
 }
 
 interface CatalogRow {
@@ -25,7 +30,7 @@ interface CatalogRow {
   table_name: string | null;
   read_roles: string[] | null;
   owner_column: string | null;
-  columns: TableColumn[] | null;
+  columns: Array<TableColumn & { base_type: string }> | null;
   primary_key: string[] | null;
 }
 
@@ -61,7 +66,14 @@ export class TableCatalog extends EventEmitter<CatalogEvents> {
           (select json_agg(json_build_object(
                     'name', a.attname,
                     'type', format_type(a.atttypid, a.atttypmod),
-                    'nullable', not a.attnotnull) order by a.attnum)
+                    'nullable', not a.attnotnull,
+                    'base_type', (
+                      with recursive d(oid, typmod) as (
+                        select a.atttypid, a.atttypmod
+                        union all
+                        select t.typbasetype, t.typtypmod from d join pg_type t on t.oid = d.oid where t.typtype = 'd')
+                      select format_type(d.oid, d.typmod) from d join pg_type t on t.oid = d.oid where t.typtype <> 'd')
+                    ) order by a.attnum)
              from pg_attribute a
             where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns,
           (select json_agg(a.attname order by array_position(i.indkey, a.attnum))
@@ -82,7 +94,8 @@ export class TableCatalog extends EventEmitter<CatalogEvents> {
       if (row.table_schema === null || row.table_name === null) continue;
       const key = `${row.table_schema}.${row.table_name}`;
       const rule = ruleOf(row);
-      const columns = row.columns ?? [];
+      const catalogColumns = (row.columns ?? []).map(({ base_type, ...column }) => ({ ...column, baseType: base_type }));
+      const columns = catalogColumns.map(({ baseType: _, ...column }) => column);
       const info: TableInfo = {
         schema: row.table_schema,
         name: row.table_name,
@@ -90,8 +103,8 @@ export class TableCatalog extends EventEmitter<CatalogEvents> {
         columns,
         read_rule: rule.kind,
       };
-      next.set(key, { key, info, rule, columns: new Map(columns.map((c) => [c.name, c])) });
-      nextSignature.set(key, JSON.stringify([rule, columns]));
+      next.set(key, { key, info, rule, columns: new Map(catalogColumns.map((c) => [c.name, c])) });
+      nextSignature.set(key, JSON.stringify([rule, catalogColumns]));
     }
     const changed = [...this.signature.keys()].filter((k) => nextSignature.get(k) !== this.signature.get(k));
     this.tables = next;
