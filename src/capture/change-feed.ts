@@ -186,10 +186,28 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
    */
   private async readToHead(): Promise<number> {
     await this.finishBackfill();
-    const { pageSize } = this.options;
     const from = this.cursor;
     const wanted = this.options.tables();
-    const keys = [...wanted];
+    let head: Cursor;
+    try {
+      head = await this.readPages(from, [...wanted]);
+    } finally {
+      // A table first subscribed while this read was under way starts at `from`:
+      // what it missed is read next (order within a table is all a subscriber
+      // sees), also when the read failed part way, past some of it.
+      const missing = [...this.options.tables()].filter((key) => !wanted.has(key));
+      if (missing.length > 0) this.backfill = { after: from, upTo: this.cursor, tables: missing };
+    }
+    await this.finishBackfill();
+    if (!this.stopped) this.publishedThrough = this.cursor;
+    const placed = head.pos - this.head.pos;
+    this.head = head;
+    return placed;
+  }
+
+  /** One pass, then the pages after it up to its head, of `keys`; moves the cursor; returns the head. */
+  private async readPages(from: Cursor, keys: string[]): Promise<Cursor> {
+    const { pageSize } = this.options;
     const pass = await this.reader.advance(from, pageSize, keys);
     const head = pass.head;
     let changes = pass.changes;
@@ -200,19 +218,10 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
       if (last) this.publish(changes, last);
       if (last && changes.length === pageSize) this.cursor = last.cursor;
       else if (complete) this.cursor = head;
-      if (this.stopped || compareCursors(this.cursor, head) >= 0) break;
+      if (this.stopped || compareCursors(this.cursor, head) >= 0) return head;
       ({ changes } = await this.reader.readAfter(this.cursor, { limit: pageSize, upTo: head, tables: keys }));
       complete = true;
     }
-    // A table first subscribed while this read was under way starts at `from`:
-    // what it missed is read now (order within a table is all a subscriber sees).
-    const missing = [...this.options.tables()].filter((key) => !wanted.has(key));
-    if (missing.length > 0) this.backfill = { after: from, upTo: this.cursor, tables: missing };
-    await this.finishBackfill();
-    if (!this.stopped) this.publishedThrough = this.cursor;
-    const placed = head.pos - this.head.pos;
-    this.head = head;
-    return placed;
   }
 
   /**

@@ -1,0 +1,720 @@
+/**
+ * Adversarial tests of the cursors the server hands over for quiet
+ * subscriptions (SSE `event: cursor`, WebSocket `{type:"cursor"}`, see README
+ * "Cursors for quiet subscriptions"): a client that resumes from the newest
+ * cursor it holds, a change's id or such a cursor, must get exactly what it
+ * would have received, with no gap and no duplicate. Real sockets, real
+ * PostgreSQL; the oracle is the writers' ledger and the change log read back
+ * through /changes from an early cursor.
+ *
+ * Within one connection every client also checks the order of what it is
+ * told: a change after a cursor C must be after C (else resuming from C
+ * skips it), and a cursor must not be behind the last change (else resuming
+ * from it repeats changes).
+ */
+import type pg from 'pg';
+import { onTestFinished } from 'vitest';
+import { compareCursors, decodeCursor, type Cursor } from '../src/capture/cursor.js';
+import type { ChangeEvent } from '../src/protocol.js';
+import type { RowcastServer } from '../src/server.js';
+import { bareEvent, deliveryProblems } from './support/delivery-check.js';
+import { describe, expect, startTestServer, test } from './support/fixtures.js';
+import { openSse, sseEvents } from './support/sse-stream.js';
+import { hmacToken, SECRET } from './support/tokens.js';
+import { waitFor } from './support/wait.js';
+import { prng, runWorkload } from './support/workload.js';
+import { changeKey, Ledger, Tx } from './support/writers.js';
+import { TestWsClient } from './support/ws-client.js';
+
+const SEED = Number(process.env.ROWCAST_TEST_SEED ?? 20_261_203);
+const FAST = { sseKeepAliveMs: 10, heartbeatMs: 50 } as const;
+const RETRY_MS = 50;
+const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const ids = (events: readonly { id: string }[]) => events.map((e) => e.id);
+
+// ---------------------------------------------------------------------------
+// Clients that resume from the newest cursor they hold.
+
+interface SubscriptionSpec {
+  table: string;
+  ops?: string[];
+  filter?: Record<string, string>;
+  token?: string;
+}
+
+interface ResumerOptions extends SubscriptionSpec {
+  /** Base URLs used in turn, one per connection. */
+  urls: readonly string[] | (() => readonly string[]);
+  /** Where the first connection starts; absent: "from now". */
+  since?: string;
+  /** How long a connection is kept, ms; absent: until stopped or lost. */
+  holdMs?: readonly [number, number];
+  seed?: number;
+  maxRunMs?: number;
+  maxCycles?: number;
+}
+
+abstract class CursorResumer {
+  readonly events: ChangeEvent[] = [];
+  /** The newest cursor held: the last change's id or the last cursor frame. */
+  cursor: string | undefined;
+  /** The cursor the very first connection started at (for "from now" clients). */
+  firstCursor: string | undefined;
+  cycles = 0;
+  cursorFrames = 0;
+  /** Cursor frames that moved the client past its last change. */
+  cursorMoves = 0;
+  /** Connections whose resume point was a cursor frame, not a change id. */
+  resumedFromFrame = 0;
+  readonly refusals: string[] = [];
+  readonly failures: string[] = [];
+  readonly drops: string[] = [];
+  readonly violations: string[] = [];
+  private lastWasFrame = false;
+  /** Per connection: nothing at or before this may arrive any more. */
+  private floor: Cursor | null = null;
+  private stopped = false;
+  private wake: () => void = () => {};
+  private readonly stopSignal = new Promise<void>((resolve) => (this.wake = resolve));
+  private loop: Promise<void> | null = null;
+  private readonly random: () => number;
+
+  constructor(protected readonly options: ResumerOptions) {
+    this.cursor = options.since;
+    this.random = prng(options.seed ?? 7);
+  }
+
+  start(): this {
+    this.loop = this.run();
+    onTestFinished(() => this.stop());
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.loop;
+  }
+
+  async waitForKey(key: string, timeoutMs = 25_000): Promise<void> {
+    try {
+      await waitFor(() => this.events.some((e) => changeKey(e) === key), { timeoutMs, what: key });
+    } catch {
+      const last = (list: string[]) => JSON.stringify(list.slice(-3));
+      throw new Error(
+        `${this.label()} did not receive ${key} within ${timeoutMs} ms: ${this.events.length} changes over ${this.cycles} connections; ` +
+          `refusals ${last(this.refusals)}, failures ${last(this.failures)}, drops ${last(this.drops)}, violations ${last(this.violations)}`,
+      );
+    }
+  }
+
+  label(): string {
+    const { table, ops, filter } = this.options;
+    return `${this.constructor.name}(${table}${ops ? ` ops=${ops.join(',')}` : ''}${filter ? ` ${JSON.stringify(filter)}` : ''})`;
+  }
+
+  /** The connection started at this cursor (subscribed reply, first SSE cursor event). */
+  protected started(at: string): void {
+    this.firstCursor ??= at;
+    this.floor = decodeCursor(at);
+    this.cursor ??= at;
+  }
+
+  protected change(event: ChangeEvent, where: string): void {
+    const at = decodeCursor(event.id);
+    if (this.floor && compareCursors(at, this.floor) <= 0) {
+      this.violations.push(`${where}: change ${event.id} (${changeKey(event)}) arrived after the client already held cursor ${this.cursor}`);
+    }
+    this.floor = at;
+    this.events.push(event);
+    this.cursor = event.id;
+    this.lastWasFrame = false;
+  }
+
+  protected cursorFrame(cursor: string, where: string): void {
+    this.cursorFrames += 1;
+    const at = decodeCursor(cursor);
+    if (this.floor && compareCursors(at, this.floor) < 0) {
+      this.violations.push(`${where}: cursor ${cursor} is behind what the client held (${this.cursor})`);
+    }
+    this.floor = at;
+    if (cursor !== this.cursor) {
+      this.cursorMoves += 1;
+      this.lastWasFrame = true;
+    }
+    this.cursor = cursor;
+  }
+
+  protected hold(): Promise<void> {
+    const range = this.options.holdMs;
+    if (!range) return this.stopSignal;
+    const ms = range[0] + this.random() * (range[1] - range[0]);
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([new Promise<void>((r) => (timer = setTimeout(r, ms))), this.stopSignal]).finally(() => clearTimeout(timer));
+  }
+
+  private urls(): readonly string[] {
+    const { urls } = this.options;
+    return typeof urls === 'function' ? urls() : urls;
+  }
+
+  private async run(): Promise<void> {
+    const deadline = Date.now() + (this.options.maxRunMs ?? 60_000);
+    while (!this.stopped && this.cycles < (this.options.maxCycles ?? 2000) && Date.now() < deadline) {
+      const urls = this.urls();
+      const url = urls[this.cycles % urls.length] as string;
+      this.cycles += 1;
+      if (this.lastWasFrame) this.resumedFromFrame += 1;
+      this.floor = null;
+      try {
+        await this.connection(url, `connection ${this.cycles} to ${url}`);
+      } catch (error) {
+        this.failures.push(String(error));
+        if (!this.stopped) await pause(RETRY_MS);
+      }
+    }
+  }
+
+  protected abstract connection(url: string, where: string): Promise<void>;
+}
+
+class WsCursorResumer extends CursorResumer {
+  protected async connection(url: string, where: string): Promise<void> {
+    const { token, table, ops, filter } = this.options;
+    const client = await TestWsClient.connect(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+    client.socket.on('error', () => {});
+    const since = this.cursor;
+    client.socket.on('message', (data) => {
+      const m = JSON.parse(data.toString()) as Record<string, unknown>;
+      if (m.type === 'subscribed' && m.id === 'r') {
+        if (since !== undefined && m.cursor !== since) this.violations.push(`${where}: subscribed at ${String(m.cursor)}, asked for ${since}`);
+        this.started(String(m.cursor));
+      } else if (m.type === 'change' && m.sub === 'r') this.change(bareEvent(m) as unknown as ChangeEvent, where);
+      else if (m.type === 'cursor' && m.sub === 'r') this.cursorFrame(String(m.cursor), where);
+      else if (m.type === 'error') this.refusals.push(`${String(m.code)}: ${String(m.message)}`);
+    });
+    try {
+      const subscribed = client.subscribe({
+        id: 'r',
+        table,
+        ...(ops ? { ops } : {}),
+        ...(filter ? { filter } : {}),
+        ...(since !== undefined ? { since } : {}),
+      });
+      subscribed.catch(() => {});
+      // A peer the heartbeat dropped before the reply: that connection is over.
+      const lost = await Promise.race([subscribed.then(() => null), client.closed]);
+      if (lost) {
+        this.drops.push(`${lost.code} ${lost.reason} before subscribed`);
+        return;
+      }
+      const closed = await Promise.race([this.hold().then(() => null), client.closed]);
+      if (closed) this.drops.push(`${closed.code} ${closed.reason}`);
+    } finally {
+      client.close();
+      await client.closed;
+      for (const text of client.malformed) this.refusals.push(`malformed frame ${text.slice(0, 200)}`);
+    }
+  }
+}
+
+class SseCursorResumer extends CursorResumer {
+  protected async connection(url: string, where: string): Promise<void> {
+    const { token, table, ops, filter } = this.options;
+    const query = new URLSearchParams();
+    if (ops) query.set('ops', ops.join(','));
+    for (const [k, v] of Object.entries(filter ?? {})) query.set(k, v);
+    if (token) query.set('token', token);
+    const abort = new AbortController();
+    void this.hold().then(() => abort.abort());
+    const since = this.cursor;
+    const res = await openSse(`${url}/sse/${table}?${query}`, { ...(since !== undefined ? { lastEventId: since } : {}), signal: abort.signal });
+    if (!res.stream) {
+      abort.abort();
+      this.refusals.push(`HTTP ${res.status} ${JSON.stringify(res.body)}`);
+      await pause(RETRY_MS);
+      return;
+    }
+    let first = true;
+    try {
+      for await (const event of sseEvents(res.stream)) {
+        if (event.event === 'cursor') {
+          const { cursor } = JSON.parse(event.data) as { cursor: string };
+          if (event.id !== cursor) this.violations.push(`${where}: SSE id ${event.id} is not the cursor ${cursor}`);
+          if (first) {
+            if (since !== undefined && cursor !== since) this.violations.push(`${where}: stream started at ${cursor}, asked for ${since}`);
+            this.started(cursor);
+          } else this.cursorFrame(cursor, where);
+        } else if (event.event === 'change') {
+          if (first) this.violations.push(`${where}: a change before the start cursor`);
+          const change = JSON.parse(event.data) as ChangeEvent;
+          if (event.id !== change.id) this.violations.push(`${where}: SSE id ${event.id} is not the change id ${change.id}`);
+          this.change(change, where);
+        } else {
+          this.refusals.push(`SSE ${event.event}: ${event.data}`);
+        }
+        first = false;
+      }
+      if (!abort.signal.aborted) this.drops.push('ended');
+    } catch (error) {
+      if (!abort.signal.aborted) throw error;
+    } finally {
+      abort.abort();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Oracles and writers.
+
+/** Everything after `since` the change log holds for this subscription, read through /changes. */
+async function readLog(url: string, spec: SubscriptionSpec, since: string): Promise<ChangeEvent[]> {
+  const out: ChangeEvent[] = [];
+  let cursor = since;
+  for (let i = 0; i < 1000; i++) {
+    const query = new URLSearchParams({ since: cursor, limit: '10000' });
+    if (spec.ops) query.set('ops', spec.ops.join(','));
+    for (const [k, v] of Object.entries(spec.filter ?? {})) query.set(k, v);
+    const res = await fetch(`${url}/changes/${spec.table}?${query}`, spec.token ? { headers: { authorization: `Bearer ${spec.token}` } } : {});
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`/changes answered ${res.status}: ${text.slice(0, 300)}`);
+    const page = JSON.parse(text) as { changes: ChangeEvent[]; cursor: string };
+    out.push(...page.changes);
+    if (page.changes.length === 0) return out;
+    cursor = page.cursor;
+  }
+  throw new Error('the log did not end');
+}
+
+/** What `got` lacks, repeats, or has that `expected` does not; [] when they are the same feed in the same order. */
+function feedProblems(got: readonly ChangeEvent[], expected: readonly ChangeEvent[]): string[] {
+  const problems: string[] = [];
+  const want = new Set(ids(expected));
+  const seen = new Map<string, number>();
+  for (const e of got) seen.set(e.id, (seen.get(e.id) ?? 0) + 1);
+  const show = (list: string[]) => `${list.length}: ${list.slice(0, 10).join(', ')}${list.length > 10 ? ' …' : ''}`;
+  const key = (id: string) => {
+    const e = expected.find((x) => x.id === id) ?? got.find((x) => x.id === id);
+    return e ? `${id} ${changeKey(e)}` : id;
+  };
+  const missing = ids(expected).filter((id) => !seen.has(id));
+  const extra = [...seen.keys()].filter((id) => !want.has(id));
+  const repeated = [...seen].filter(([, n]) => n > 1).map(([id, n]) => `${key(id)} ×${n}`);
+  if (missing.length > 0) problems.push(`missing (gap) ${show(missing.map(key))}`);
+  if (repeated.length > 0) problems.push(`delivered more than once ${show(repeated)}`);
+  if (extra.length > 0) problems.push(`not in the log for this subscription ${show(extra.map(key))}`);
+  if (problems.length === 0 && ids(got).join() !== ids(expected).join()) problems.push('same changes, different order');
+  if (problems.length === 0 && JSON.stringify(got.map(bareEvent)) !== JSON.stringify(expected.map(bareEvent))) problems.push('same ids, different events');
+  return problems;
+}
+
+/** Big multi-page transactions on `orders` until `ms` passed: each pass of the feed reads several pages. */
+async function bigOrders(pool: pg.Pool, ms: number, rows = 2500, width = 200): Promise<number> {
+  const deadline = Date.now() + ms;
+  let n = 0;
+  while (Date.now() < deadline) {
+    await pool.query("insert into orders (status, customer_name) select 'bulk', repeat('x', $2) from generate_series(1, $1)", [rows, width]);
+    n += 1;
+  }
+  return n;
+}
+
+/** Keeps `orders` subscribed (a filter that matches nothing), so the feed reads its pages; returns the start cursor. */
+async function ordersWatcher(url: string, token?: string): Promise<string> {
+  const abort = new AbortController();
+  onTestFinished(() => abort.abort());
+  const query = new URLSearchParams({ status: 'eq.never' });
+  if (token) query.set('token', token);
+  const res = await openSse(`${url}/sse/orders?${query}`, { signal: abort.signal });
+  if (!res.stream) throw new Error(`orders watcher refused: ${res.status} ${JSON.stringify(res.body)}`);
+  const events = sseEvents(res.stream);
+  const first = await events.next();
+  if (first.done || first.value.event !== 'cursor') throw new Error('no start cursor for the orders watcher');
+  void (async () => {
+    try {
+      for await (const e of events) if (e.event === 'change') throw new Error(`orders watcher got a change: ${e.data.slice(0, 100)}`);
+    } catch {
+      // aborted at the end of the test
+    }
+  })();
+  return first.value.id as string;
+}
+
+/** Inserts one post and then updates it, two transactions; returns the keys of the INSERT and of the UPDATE. */
+async function endMarkers(pool: pg.Pool, ledger: Ledger, label = 'end'): Promise<{ insert: string; update: string; id: number }> {
+  const client = await pool.connect();
+  let id: number | undefined;
+  try {
+    [id] = await Tx.single(client, ledger, label);
+    const tx = await Tx.begin(client, ledger, `${label}u`);
+    await tx.update([id as number]);
+    await tx.commit();
+  } finally {
+    client.release();
+  }
+  return { insert: `I:${label}.1`, update: `U:${label}u.1`, id: id as number };
+}
+
+async function server(url: string, overrides: Parameters<typeof startTestServer>[1] = {}): Promise<RowcastServer> {
+  const s = await startTestServer(url, overrides);
+  onTestFinished(() => s.close());
+  return s;
+}
+
+function expectExact(client: CursorResumer, expected: readonly ChangeEvent[]): void {
+  const label = client.label();
+  expect(client.violations, `${label}: order of what one connection was told`).toEqual([]);
+  expect(client.refusals, `${label}: refusals`).toEqual([]);
+  expect(feedProblems(client.events, expected), `${label} against the log`).toEqual([]);
+}
+
+// ---------------------------------------------------------------------------
+
+describe('cursor frames while the feed reads big transactions in pages', () => {
+  test('first subscription to posts (and posts with ops/filters) mid-pass of multi-page orders reads, clients dropping every 30-250 ms: same feed as the log', { timeout: 60_000 }, async ({ database }) => {
+    // One server per client: on each, the client is the table's only subscriber, so every
+    // reconnect subscribes posts for the first time, often while a pass reads orders pages.
+    const specs: Array<{ spec: SubscriptionSpec; Client: typeof WsCursorResumer | typeof SseCursorResumer; from: 'c0' | 'now' }> = [
+      { spec: { table: 'posts' }, Client: WsCursorResumer, from: 'c0' },
+      { spec: { table: 'posts', ops: ['INSERT'] }, Client: SseCursorResumer, from: 'c0' },
+      { spec: { table: 'posts', ops: ['UPDATE', 'DELETE'], filter: { likes: 'gt.0' } }, Client: SseCursorResumer, from: 'c0' },
+      { spec: { table: 'posts', filter: { likes: 'gt.0' } }, Client: WsCursorResumer, from: 'now' },
+      { spec: { table: 'posts' }, Client: SseCursorResumer, from: 'now' },
+    ];
+    const servers = await Promise.all(specs.map(() => server(database.url, FAST)));
+    const starts = await Promise.all(servers.map((s) => ordersWatcher(s.url)));
+    const c0 = starts[0] as string;
+    const ledger = new Ledger();
+    const clients = specs.map(({ spec, Client, from }, i) =>
+      new Client({ ...spec, urls: [servers[i]!.url], ...(from === 'c0' ? { since: c0 } : {}), holdMs: [30, 250], seed: SEED + i, maxRunMs: 45_000 }).start(),
+    );
+    await waitFor(() => clients.every((c) => c.firstCursor !== undefined), { what: 'every client subscribed' });
+
+    const [, bulks] = await Promise.all([
+      runWorkload(database.pool, ledger, { writers: 4, durationMs: 4000, seed: SEED, maxSleep: 0.1 }),
+      bigOrders(database.pool, 4000, 1500, 100),
+    ]);
+    const end = await endMarkers(database.pool, ledger);
+    const all = await readLog(servers[0]!.url, { table: 'posts' }, c0);
+    expect(deliveryProblems(all, ledger), 'the log itself').toEqual([]);
+    expect(bulks).toBeGreaterThan(5);
+
+    for (const [i, client] of clients.entries()) {
+      const { spec, from } = specs[i]!;
+      await client.waitForKey(spec.ops?.includes('INSERT') ? end.insert : end.update);
+      await client.stop();
+      let expected = await readLog(servers[0]!.url, spec, c0);
+      if (from === 'now') expected = expected.filter((e) => compareCursors(decodeCursor(e.id), decodeCursor(client.firstCursor!)) > 0);
+      expect(expected.length, client.label()).toBeGreaterThan(20);
+      expectExact(client, expected);
+    }
+    for (const client of clients) expect(client.cycles, client.label()).toBeGreaterThan(10);
+    // The cursors carried the position: filtered clients resumed from them.
+    expect(clients.reduce((n, c) => n + c.resumedFromFrame, 0)).toBeGreaterThan(5);
+  });
+});
+
+/** Writes notifications for u1 now and then, for others mostly, and hands rows over between owners, for `ms`. */
+async function writeNotifications(pool: pg.Pool, ms: number, seed: number, label: string): Promise<number> {
+  const rnd = prng(seed);
+  const users = ['u1', 'u2', 'u2', 'u3', 'u3', 'u3', 'u4', 'u4', 'u4', 'u4'];
+  const user = () => users[Math.floor(rnd() * users.length)] as string;
+  const deadline = Date.now() + ms;
+  const client = await pool.connect();
+  let n = 0;
+  try {
+    while (Date.now() < deadline) {
+      n += 1;
+      const r = rnd();
+      if (r < 0.5) {
+        await client.query('insert into notifications (user_id, kind, title) values ($1, $2, $3)', [user(), 'k', `${label}-${n}`]);
+      } else if (r < 0.7) {
+        // Several owners in one transaction, one statement each.
+        await client.query('begin');
+        for (let k = 0; k < 3; k++) await client.query('insert into notifications (user_id, kind, title) values ($1, $2, $3)', [user(), 'k', `${label}-${n}.${k}`]);
+        await client.query('commit');
+      } else if (r < 0.8) {
+        // Hand a row over: to u1, or away from u1.
+        const to = rnd() < 0.5 ? 'u1' : 'u2';
+        await client.query(
+          'update notifications set user_id = $1, title = $2 where id = (select id from notifications where user_id <> $1 order by random() limit 1)',
+          [to, `${label}-${n}-to-${to}`],
+        );
+      } else if (r < 0.9) {
+        const whose = rnd() < 0.5 ? 'u1' : user();
+        await client.query('update notifications set read = true, message = $1 where id = (select id from notifications where not read and user_id = $2 order by random() limit 1)', [`${label}-${n}`, whose]);
+      } else {
+        await client.query('delete from notifications where id = (select id from notifications order by random() limit 1)');
+      }
+    }
+  } finally {
+    client.release();
+  }
+  return n;
+}
+
+describe('owner rule: cursor frames for one owner while others are written', () => {
+  test("u1's notifications over WebSocket and SSE on two instances, with ops and a filter, while other owners' rows, handovers and big orders are written: same feed as the log as u1", { timeout: 60_000 }, async ({ database }) => {
+    const config = { ...FAST, jwt: { secret: SECRET } };
+    const [a, b] = [await server(database.url, config), await server(database.url, config)];
+    const admin = await hmacToken({ sub: 'root', role: 'admin' });
+    const u1 = await hmacToken({ sub: 'u1', role: 'user' });
+    const c0 = await ordersWatcher(a!.url, admin);
+    await ordersWatcher(b!.url, admin);
+    const specs: Array<{ spec: SubscriptionSpec; Client: typeof WsCursorResumer | typeof SseCursorResumer; urls: string[] }> = [
+      { spec: { table: 'notifications', token: u1 }, Client: WsCursorResumer, urls: [a!.url] },
+      { spec: { table: 'notifications', token: u1 }, Client: SseCursorResumer, urls: [b!.url] },
+      { spec: { table: 'notifications', token: u1, ops: ['INSERT'] }, Client: SseCursorResumer, urls: [a!.url, b!.url] },
+      { spec: { table: 'notifications', token: u1, filter: { read: 'is.true' } }, Client: WsCursorResumer, urls: [b!.url, a!.url] },
+    ];
+    const clients = specs.map(({ spec, Client, urls }, i) => new Client({ ...spec, urls, since: c0, holdMs: [30, 250], seed: SEED + 10 + i, maxRunMs: 45_000 }).start());
+    await waitFor(() => clients.every((c) => c.firstCursor !== undefined), { what: 'every client subscribed' });
+
+    const [written] = await Promise.all([
+      writeNotifications(database.pool, 4000, SEED, 'n'),
+      bigOrders(database.pool, 4000, 1500, 100),
+      // A rule reload mid-run (same rule), and another table exposed: registry versions move.
+      (async () => {
+        await waitFor(() => clients.every((c) => c.cycles > 3), { timeoutMs: 10_000, what: 'a few reconnects' });
+        await database.query("select rowcast.expose('public.notifications', owner_column => 'user_id')");
+        await database.query('create table public.extra (id bigserial primary key, note text)');
+        await database.query("select rowcast.expose('public.extra')");
+      })(),
+    ]);
+    expect(written).toBeGreaterThan(50);
+    // The end: a row u1 owns, read, inserted: every one of the subscriptions matches it.
+    await database.query("insert into notifications (user_id, kind, title, read) values ('u1', 'k', 'the end', true)");
+    const isEnd = (e: ChangeEvent) => e.row.title === 'the end';
+    for (const [i, client] of clients.entries()) {
+      await waitFor(() => client.events.some(isEnd), { timeoutMs: 25_000, what: `${client.label()} to get the end (${client.events.length} so far)` });
+      await client.stop();
+      const expected = await readLog(a!.url, specs[i]!.spec, c0);
+      expect(expected.length, client.label()).toBeGreaterThan(5);
+      expect(client.events.every((e) => e.row.user_id === 'u1'), `${client.label()} got only u1's rows`).toBe(true);
+      expectExact(client, expected);
+    }
+    // u1 is a small part of the feed: the cursors carried the position.
+    expect(clients.reduce((n, c) => n + c.resumedFromFrame, 0)).toBeGreaterThan(5);
+  });
+});
+
+describe('resuming from far back', () => {
+  test('a backlog of 15 pages replayed (paced by a small send buffer) while keep-alives tick every 10 ms and heartbeats every 200 ms, writers going on: no cursor frame jumps ahead of the replay, exact history', { timeout: 60_000 }, async ({ database }) => {
+    // Heartbeats at 200 ms: a ping queued behind a paced replay must not get the peer dropped every time.
+    const s = await server(database.url, { sseKeepAliveMs: 10, heartbeatMs: 200, maxBufferBytes: 256 * 1024 });
+    const c0 = await ordersWatcher(s.url);
+    const ledger = new Ledger();
+    const writer = await database.pool.connect();
+    try {
+      await Tx.single(writer, ledger, 'pre-big', 2500);
+      for (let i = 0; i < 12; i++) await Tx.single(writer, ledger, `pre-${i}`, 1000);
+    } finally {
+      writer.release();
+    }
+    const preCount = ledger.committedChanges();
+    const base = { table: 'posts', urls: [s.url], since: c0, maxRunMs: 45_000 };
+    const steadyWs = new WsCursorResumer(base).start();
+    const steadySse = new SseCursorResumer(base).start();
+    const dropping = [
+      new WsCursorResumer({ ...base, holdMs: [200, 900], seed: SEED + 20 }).start(),
+      new SseCursorResumer({ ...base, holdMs: [200, 900], seed: SEED + 21 }).start(),
+      new WsCursorResumer({ ...base, ops: ['UPDATE'], holdMs: [100, 400], seed: SEED + 22 }).start(),
+    ];
+    await Promise.all([
+      runWorkload(database.pool, ledger, { writers: 3, durationMs: 3000, seed: SEED + 2, maxSleep: 0.1 }),
+      bigOrders(database.pool, 3000, 1500, 100),
+    ]);
+    const end = await endMarkers(database.pool, ledger);
+    const all = await readLog(s.url, { table: 'posts' }, c0);
+    expect(deliveryProblems(all, ledger), 'the log itself').toEqual([]);
+    for (const client of [steadyWs, steadySse, ...dropping]) await client.waitForKey(end.update, 40_000);
+    // Live and quiet now: orders move the feed on, and the steady clients are told cursors past the end.
+    const frames = [steadyWs.cursorFrames, steadySse.cursorFrames];
+    await waitFor(
+      async () => {
+        await database.query("insert into orders (status) values ('elsewhere')");
+        return steadyWs.cursorFrames > frames[0]! && steadySse.cursorFrames > frames[1]!;
+      },
+      { timeoutMs: 10_000, what: 'cursor frames after the end' },
+    );
+    for (const client of [steadyWs, steadySse, ...dropping]) {
+      await client.stop();
+      expectExact(client, client === dropping[2] ? await readLog(s.url, { table: 'posts', ops: ['UPDATE'] }, c0) : all);
+    }
+    expect(steadySse.cycles, 'the SSE client read the whole backlog on one connection').toBe(1);
+    expect(preCount).toBeGreaterThan(14_000);
+  });
+});
+
+describe('two instances', () => {
+  test('every reconnect goes to the other instance, resuming from the change id or cursor frame the previous one told: same feed as the log', { timeout: 60_000 }, async ({ database }) => {
+    const [a, b] = [await server(database.url, FAST), await server(database.url, FAST)];
+    const c0 = await ordersWatcher(a!.url);
+    await ordersWatcher(b!.url);
+    const ledger = new Ledger();
+    const specs: Array<{ spec: SubscriptionSpec; Client: typeof WsCursorResumer | typeof SseCursorResumer; urls: string[] }> = [
+      { spec: { table: 'posts' }, Client: WsCursorResumer, urls: [a!.url, b!.url] },
+      { spec: { table: 'posts' }, Client: SseCursorResumer, urls: [b!.url, a!.url] },
+      { spec: { table: 'posts', ops: ['DELETE'] }, Client: WsCursorResumer, urls: [a!.url, b!.url] },
+      { spec: { table: 'posts', filter: { likes: 'gt.0' } }, Client: SseCursorResumer, urls: [a!.url, b!.url] },
+    ];
+    const clients = specs.map(({ spec, Client, urls }, i) => new Client({ ...spec, urls, since: c0, holdMs: [30, 250], seed: SEED + 30 + i, maxRunMs: 45_000 }).start());
+    await Promise.all([
+      runWorkload(database.pool, ledger, { writers: 4, durationMs: 4000, seed: SEED + 3, maxSleep: 0.1 }),
+      bigOrders(database.pool, 4000, 1500, 100),
+    ]);
+    const end = await endMarkers(database.pool, ledger);
+    // The DELETE-only client needs a DELETE at the end.
+    const client = await database.pool.connect();
+    try {
+      const tx = await Tx.begin(client, ledger, 'endd');
+      await tx.delete([end.id]);
+      await tx.commit();
+    } finally {
+      client.release();
+    }
+    const all = await readLog(a!.url, { table: 'posts' }, c0);
+    expect(deliveryProblems(all, ledger), 'the log itself').toEqual([]);
+    for (const [i, client] of clients.entries()) {
+      const { spec } = specs[i]!;
+      await client.waitForKey(spec.ops?.includes('DELETE') ? `D:${end.id}` : end.update);
+      await client.stop();
+      expectExact(client, await readLog(b!.url, spec, c0));
+      expect(client.cycles, client.label()).toBeGreaterThan(8);
+    }
+    expect(clients.reduce((n, c) => n + c.resumedFromFrame, 0)).toBeGreaterThan(3);
+  });
+});
+
+describe('a server restart between', () => {
+  test('clients whose last cursor is a frame (their table went quiet) resume on the restarted server: nothing written while it was down is missed or repeated', { timeout: 60_000 }, async ({ database }) => {
+    const first = await server(database.url, FAST);
+    const c0 = await ordersWatcher(first.url);
+    const base = { table: 'posts', urls: [first.url], since: c0, maxRunMs: 45_000 };
+    const clients = [
+      new WsCursorResumer(base).start(),
+      new SseCursorResumer(base).start(),
+      new WsCursorResumer({ ...base, filter: { likes: 'gt.0' } }).start(),
+      new SseCursorResumer({ ...base, ops: ['INSERT'] }).start(),
+    ];
+    const ledger = new Ledger();
+    const writer = await database.pool.connect();
+    try {
+      const ids1 = [...(await Tx.single(writer, ledger, 'a', 3)), ...(await Tx.single(writer, ledger, 'b', 2))];
+      const tx = await Tx.begin(writer, ledger, 'c');
+      await tx.update(ids1.slice(0, 2));
+      await tx.commit();
+      await waitFor(() => clients.every((c) => c.events.some((e) => e.row.title === 'b.2' || e.row.body === 'c.2')), { what: 'the first writes on every client' });
+      // Quiet for posts: only orders, until every client holds a cursor frame past its last change.
+      await waitFor(
+        async () => {
+          await database.query("insert into orders (status) values ('elsewhere')");
+          return clients.every((c) => c.cursor !== undefined && c.cursor !== c.events.at(-1)?.id);
+        },
+        { timeoutMs: 15_000, what: 'cursor frames past the last change' },
+      );
+      await first.close();
+      // While it is down: inserts, an update, a delete.
+      const ids2 = await Tx.single(writer, ledger, 'down', 2);
+      const tx2 = await Tx.begin(writer, ledger, 'down-u');
+      await tx2.update([ids2[0] as number, ids1[2] as number]);
+      await tx2.delete([ids1[0] as number]);
+      await tx2.commit();
+      const second = await server(database.url, { ...FAST, port: first.port });
+      await ordersWatcher(second.url);
+      await Tx.single(writer, ledger, 'back', 1);
+    } finally {
+      writer.release();
+    }
+    const end = await endMarkers(database.pool, ledger);
+    const all = await readLog(first.url, { table: 'posts' }, c0);
+    expect(deliveryProblems(all, ledger), 'the log itself').toEqual([]);
+    for (const client of clients) {
+      await client.waitForKey(client.label().includes('INSERT') ? end.insert : end.update);
+      await client.stop();
+      expect(client.resumedFromFrame, `${client.label()} resumed from a cursor frame`).toBeGreaterThan(0);
+    }
+    expectExact(clients[0]!, all);
+    expectExact(clients[1]!, all);
+    expectExact(clients[2]!, await readLog(first.url, { table: 'posts', filter: { likes: 'gt.0' } }, c0));
+    expectExact(clients[3]!, await readLog(first.url, { table: 'posts', ops: ['INSERT'] }, c0));
+  });
+});
+
+/** Changes of the log at or before the cursor a client holds that it never received: resuming there skips them. */
+function skippedBehind(client: CursorResumer, log: readonly ChangeEvent[]): string[] {
+  if (client.cursor === undefined) return [];
+  const held = decodeCursor(client.cursor);
+  const got = new Set(ids(client.events));
+  return log.filter((e) => compareCursors(decodeCursor(e.id), held) <= 0 && !got.has(e.id)).map((e) => `${e.id} ${changeKey(e)}`);
+}
+
+describe('the database fails while a pass reads pages', () => {
+  test('posts first subscribed mid-pass; the read fails once the pass is past the post: the subscriber still gets it, and no cursor it is told is past it', { timeout: 60_000 }, async ({ database }) => {
+    const s = await server(database.url, { sseKeepAliveMs: 20 });
+    // Keeps orders read, and tells the test how far the pass got: it matches only the two marker rows.
+    const marks = await TestWsClient.connect(s.url);
+    onTestFinished(() => marks.close());
+    const c0 = await marks.subscribe({ id: 'm', table: 'orders', filter: { status: 'in.(mark-1,mark-3)' } });
+    const markSeen = (status: string) => marks.changes('m').some((m) => m.row.status === status);
+
+    // One transaction, in statement order: a mark, 12 pages of orders, the post, a mark, 30 more pages.
+    const bulk = (n: number) => `insert into orders (status, customer_name) select 'bulk', repeat('x', 2000) from generate_series(1, ${n})`;
+    const writer = await database.pool.connect();
+    try {
+      await writer.query('begin');
+      await writer.query("insert into orders (status) values ('mark-1')");
+      await writer.query(bulk(12_000));
+      await writer.query("insert into posts (title) values ('in the middle')");
+      await writer.query("insert into orders (status) values ('mark-3')");
+      await writer.query(bulk(30_000));
+      await writer.query('commit');
+    } finally {
+      writer.release();
+    }
+
+    // The pass published its first page: posts is subscribed for the first time (from c0), over WebSocket and SSE.
+    await waitFor(() => markSeen('mark-1'), { timeoutMs: 20_000, what: 'the first page' });
+    const ws = new WsCursorResumer({ table: 'posts', urls: [s.url], since: c0 }).start();
+    const sse = new SseCursorResumer({ table: 'posts', urls: [s.url], since: c0 }).start();
+    await waitFor(() => ws.firstCursor && sse.firstCursor, { what: 'the posts subscriptions' });
+    expect(markSeen('mark-3'), 'premise: subscribed before the pass read past the post').toBe(false);
+
+    // The pass is past the post: the database ends the connection of the page read in flight.
+    await waitFor(() => markSeen('mark-3'), { timeoutMs: 20_000, what: 'the pass past the post' });
+    await waitFor(
+      async () => {
+        const { rows } = await database.query<{ ok: boolean }>(
+          `select pg_terminate_backend(pid) as ok from pg_stat_activity
+            where datname = current_database() and pid <> pg_backend_pid() and state = 'active'
+              and query like '%from rowcast.transactions t%' and query like '%= any (%'`,
+        );
+        return rows.some((r) => r.ok);
+      },
+      { timeoutMs: 10_000, intervalMs: 2, what: "a page read of the feed's pass to terminate" },
+    );
+
+    const log = await readLog(s.url, { table: 'posts' }, c0);
+    expect(log.map((e) => e.row.title)).toEqual(['in the middle']);
+    // The feed recovers and publishes through the transaction: SSE holds a cursor at or past the post
+    // (the post's own id, or a cursor frame).
+    const post = decodeCursor(log[0]!.id);
+    await waitFor(() => sse.cursor !== undefined && compareCursors(decodeCursor(sse.cursor), post) >= 0, {
+      timeoutMs: 20_000,
+      what: 'the SSE client to hold a cursor at or past the post',
+    });
+    expect.soft(skippedBehind(sse, log), `SSE: log changes at or before the cursor frame it holds (${sse.cursor}), never delivered`).toEqual([]);
+
+    await database.query("insert into posts (title) values ('after')");
+    await waitFor(() => ws.events.some((e) => e.row.title === 'after') && sse.events.some((e) => e.row.title === 'after'), {
+      timeoutMs: 20_000,
+      what: "the post 'after' on both",
+    });
+    await ws.stop();
+    await sse.stop();
+    expect([ws.cycles, sse.cycles], 'each stayed on one connection').toEqual([1, 1]);
+    for (const client of [ws, sse]) {
+      expect.soft(client.events.map((e) => e.row.title), `${client.label()} on one uninterrupted connection`).toEqual(['in the middle', 'after']);
+    }
+  });
+});
