@@ -265,18 +265,21 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
    * again, and tell each quiet subscription where it stands now.
    */
   heartbeat(): void {
-    const raw = this.raw;
-    if (this.closed || !raw) return;
-    if (!this.alive) {
-      raw.terminate();
-      return;
-    }
-    this.alive = false;
-    raw.ping();
-    for (const [sub, subscription] of this.subscriptions) {
-      const news = this.deps.hub.cursorNews(subscription);
-      if (news) this.send({ type: 'cursor', sub, cursor: encodeCursor(news) });
-    }
+    // Called from the transport's timer for every connection: one failing must not stop the others.
+    this.guard(() => {
+      const raw = this.raw;
+      if (this.closed || !raw) return;
+      if (!this.alive) {
+        raw.terminate();
+        return;
+      }
+      this.alive = false;
+      raw.ping();
+      for (const [sub, subscription] of this.subscriptions) {
+        const news = this.deps.hub.cursorNews(subscription);
+        if (news) this.send({ type: 'cursor', sub, cursor: encodeCursor(news) });
+      }
+    });
   }
 
   shutdown(): void {
