@@ -5,20 +5,19 @@
  * cursor it holds, a change's id or such a cursor, must get exactly what it
  * would have received, with no gap and no duplicate. Real sockets, real
  * PostgreSQL; the oracle is the writers' ledger and the change log read back
- * through /changes from an early cursor.
- *
- * Within one connection every client also checks the order of what it is
- * told: a change after a cursor C must be after C (else resuming from C
- * skips it), and a cursor must not be behind the last change (else resuming
- * from it repeats changes).
+ * through /changes from an early cursor (support/feed-log.ts). The clients
+ * also check the order of what each connection is told (support/resumer.ts).
  */
 import type pg from 'pg';
 import { onTestFinished } from 'vitest';
-import { compareCursors, decodeCursor, type Cursor } from '../src/capture/cursor.js';
+import { compareCursors, decodeCursor } from '../src/capture/cursor.js';
 import type { ChangeEvent } from '../src/protocol.js';
 import type { RowcastServer } from '../src/server.js';
-import { bareEvent, deliveryProblems } from './support/delivery-check.js';
+import { deliveryProblems } from './support/delivery-check.js';
+import { feedProblems, readLog } from './support/feed-log.js';
 import { describe, expect, startTestServer, test } from './support/fixtures.js';
+import type { Resumer, SubscriptionSpec } from './support/resumer.js';
+import { SseResumer, WsResumer } from './support/resuming-clients.js';
 import { openSse, sseEvents } from './support/sse-stream.js';
 import { hmacToken, SECRET } from './support/tokens.js';
 import { waitFor } from './support/wait.js';
@@ -28,285 +27,10 @@ import { TestWsClient } from './support/ws-client.js';
 
 const SEED = Number(process.env.ROWCAST_TEST_SEED ?? 20_261_203);
 const FAST = { sseKeepAliveMs: 10, heartbeatMs: 50 } as const;
-const RETRY_MS = 50;
-const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const ids = (events: readonly { id: string }[]) => events.map((e) => e.id);
 
 // ---------------------------------------------------------------------------
-// Clients that resume from the newest cursor they hold.
-
-interface SubscriptionSpec {
-  table: string;
-  ops?: string[];
-  filter?: Record<string, string>;
-  token?: string;
-}
-
-interface ResumerOptions extends SubscriptionSpec {
-  /** Base URLs used in turn, one per connection. */
-  urls: readonly string[] | (() => readonly string[]);
-  /** Where the first connection starts; absent: "from now". */
-  since?: string;
-  /** How long a connection is kept, ms; absent: until stopped or lost. */
-  holdMs?: readonly [number, number];
-  seed?: number;
-  maxRunMs?: number;
-  maxCycles?: number;
-}
-
-abstract class CursorResumer {
-  readonly events: ChangeEvent[] = [];
-  /** The newest cursor held: the last change's id or the last cursor frame. */
-  cursor: string | undefined;
-  /** The cursor the very first connection started at (for "from now" clients). */
-  firstCursor: string | undefined;
-  cycles = 0;
-  cursorFrames = 0;
-  /** Cursor frames that moved the client past its last change. */
-  cursorMoves = 0;
-  /** Connections whose resume point was a cursor frame, not a change id. */
-  resumedFromFrame = 0;
-  readonly refusals: string[] = [];
-  readonly failures: string[] = [];
-  readonly drops: string[] = [];
-  readonly violations: string[] = [];
-  private lastWasFrame = false;
-  /** Per connection: nothing at or before this may arrive any more. */
-  private floor: Cursor | null = null;
-  private stopped = false;
-  private wake: () => void = () => {};
-  private readonly stopSignal = new Promise<void>((resolve) => (this.wake = resolve));
-  private loop: Promise<void> | null = null;
-  private readonly random: () => number;
-
-  constructor(protected readonly options: ResumerOptions) {
-    this.cursor = options.since;
-    this.random = prng(options.seed ?? 7);
-  }
-
-  start(): this {
-    this.loop = this.run();
-    onTestFinished(() => this.stop());
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake();
-    await this.loop;
-  }
-
-  async waitForKey(key: string, timeoutMs = 25_000): Promise<void> {
-    try {
-      await waitFor(() => this.events.some((e) => changeKey(e) === key), { timeoutMs, what: key });
-    } catch {
-      const last = (list: string[]) => JSON.stringify(list.slice(-3));
-      throw new Error(
-        `${this.label()} did not receive ${key} within ${timeoutMs} ms: ${this.events.length} changes over ${this.cycles} connections; ` +
-          `refusals ${last(this.refusals)}, failures ${last(this.failures)}, drops ${last(this.drops)}, violations ${last(this.violations)}`,
-      );
-    }
-  }
-
-  label(): string {
-    const { table, ops, filter } = this.options;
-    return `${this.constructor.name}(${table}${ops ? ` ops=${ops.join(',')}` : ''}${filter ? ` ${JSON.stringify(filter)}` : ''})`;
-  }
-
-  /** The connection started at this cursor (subscribed reply, first SSE cursor event). */
-  protected started(at: string): void {
-    this.firstCursor ??= at;
-    this.floor = decodeCursor(at);
-    this.cursor ??= at;
-  }
-
-  protected change(event: ChangeEvent, where: string): void {
-    const at = decodeCursor(event.id);
-    if (this.floor && compareCursors(at, this.floor) <= 0) {
-      this.violations.push(`${where}: change ${event.id} (${changeKey(event)}) arrived after the client already held cursor ${this.cursor}`);
-    }
-    this.floor = at;
-    this.events.push(event);
-    this.cursor = event.id;
-    this.lastWasFrame = false;
-  }
-
-  protected cursorFrame(cursor: string, where: string): void {
-    this.cursorFrames += 1;
-    const at = decodeCursor(cursor);
-    if (this.floor && compareCursors(at, this.floor) < 0) {
-      this.violations.push(`${where}: cursor ${cursor} is behind what the client held (${this.cursor})`);
-    }
-    this.floor = at;
-    if (cursor !== this.cursor) {
-      this.cursorMoves += 1;
-      this.lastWasFrame = true;
-    }
-    this.cursor = cursor;
-  }
-
-  protected hold(): Promise<void> {
-    const range = this.options.holdMs;
-    if (!range) return this.stopSignal;
-    const ms = range[0] + this.random() * (range[1] - range[0]);
-    let timer: NodeJS.Timeout | undefined;
-    return Promise.race([new Promise<void>((r) => (timer = setTimeout(r, ms))), this.stopSignal]).finally(() => clearTimeout(timer));
-  }
-
-  private urls(): readonly string[] {
-    const { urls } = this.options;
-    return typeof urls === 'function' ? urls() : urls;
-  }
-
-  private async run(): Promise<void> {
-    const deadline = Date.now() + (this.options.maxRunMs ?? 60_000);
-    while (!this.stopped && this.cycles < (this.options.maxCycles ?? 2000) && Date.now() < deadline) {
-      const urls = this.urls();
-      const url = urls[this.cycles % urls.length] as string;
-      this.cycles += 1;
-      if (this.lastWasFrame) this.resumedFromFrame += 1;
-      this.floor = null;
-      try {
-        await this.connection(url, `connection ${this.cycles} to ${url}`);
-      } catch (error) {
-        this.failures.push(String(error));
-        if (!this.stopped) await pause(RETRY_MS);
-      }
-    }
-  }
-
-  protected abstract connection(url: string, where: string): Promise<void>;
-}
-
-class WsCursorResumer extends CursorResumer {
-  protected async connection(url: string, where: string): Promise<void> {
-    const { token, table, ops, filter } = this.options;
-    const client = await TestWsClient.connect(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
-    client.socket.on('error', () => {});
-    const since = this.cursor;
-    client.socket.on('message', (data) => {
-      const m = JSON.parse(data.toString()) as Record<string, unknown>;
-      if (m.type === 'subscribed' && m.id === 'r') {
-        if (since !== undefined && m.cursor !== since) this.violations.push(`${where}: subscribed at ${String(m.cursor)}, asked for ${since}`);
-        this.started(String(m.cursor));
-      } else if (m.type === 'change' && m.sub === 'r') this.change(bareEvent(m) as unknown as ChangeEvent, where);
-      else if (m.type === 'cursor' && m.sub === 'r') this.cursorFrame(String(m.cursor), where);
-      else if (m.type === 'error') this.refusals.push(`${String(m.code)}: ${String(m.message)}`);
-    });
-    try {
-      const subscribed = client.subscribe({
-        id: 'r',
-        table,
-        ...(ops ? { ops } : {}),
-        ...(filter ? { filter } : {}),
-        ...(since !== undefined ? { since } : {}),
-      });
-      subscribed.catch(() => {});
-      // A peer the heartbeat dropped before the reply: that connection is over.
-      const lost = await Promise.race([subscribed.then(() => null), client.closed]);
-      if (lost) {
-        this.drops.push(`${lost.code} ${lost.reason} before subscribed`);
-        return;
-      }
-      const closed = await Promise.race([this.hold().then(() => null), client.closed]);
-      if (closed) this.drops.push(`${closed.code} ${closed.reason}`);
-    } finally {
-      client.close();
-      await client.closed;
-      for (const text of client.malformed) this.refusals.push(`malformed frame ${text.slice(0, 200)}`);
-    }
-  }
-}
-
-class SseCursorResumer extends CursorResumer {
-  protected async connection(url: string, where: string): Promise<void> {
-    const { token, table, ops, filter } = this.options;
-    const query = new URLSearchParams();
-    if (ops) query.set('ops', ops.join(','));
-    for (const [k, v] of Object.entries(filter ?? {})) query.set(k, v);
-    if (token) query.set('token', token);
-    const abort = new AbortController();
-    void this.hold().then(() => abort.abort());
-    const since = this.cursor;
-    const res = await openSse(`${url}/sse/${table}?${query}`, { ...(since !== undefined ? { lastEventId: since } : {}), signal: abort.signal });
-    if (!res.stream) {
-      abort.abort();
-      this.refusals.push(`HTTP ${res.status} ${JSON.stringify(res.body)}`);
-      await pause(RETRY_MS);
-      return;
-    }
-    let first = true;
-    try {
-      for await (const event of sseEvents(res.stream)) {
-        if (event.event === 'cursor') {
-          const { cursor } = JSON.parse(event.data) as { cursor: string };
-          if (event.id !== cursor) this.violations.push(`${where}: SSE id ${event.id} is not the cursor ${cursor}`);
-          if (first) {
-            if (since !== undefined && cursor !== since) this.violations.push(`${where}: stream started at ${cursor}, asked for ${since}`);
-            this.started(cursor);
-          } else this.cursorFrame(cursor, where);
-        } else if (event.event === 'change') {
-          if (first) this.violations.push(`${where}: a change before the start cursor`);
-          const change = JSON.parse(event.data) as ChangeEvent;
-          if (event.id !== change.id) this.violations.push(`${where}: SSE id ${event.id} is not the change id ${change.id}`);
-          this.change(change, where);
-        } else {
-          this.refusals.push(`SSE ${event.event}: ${event.data}`);
-        }
-        first = false;
-      }
-      if (!abort.signal.aborted) this.drops.push('ended');
-    } catch (error) {
-      if (!abort.signal.aborted) throw error;
-    } finally {
-      abort.abort();
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------
 // Oracles and writers.
-
-/** Everything after `since` the change log holds for this subscription, read through /changes. */
-async function readLog(url: string, spec: SubscriptionSpec, since: string): Promise<ChangeEvent[]> {
-  const out: ChangeEvent[] = [];
-  let cursor = since;
-  for (let i = 0; i < 1000; i++) {
-    const query = new URLSearchParams({ since: cursor, limit: '10000' });
-    if (spec.ops) query.set('ops', spec.ops.join(','));
-    for (const [k, v] of Object.entries(spec.filter ?? {})) query.set(k, v);
-    const res = await fetch(`${url}/changes/${spec.table}?${query}`, spec.token ? { headers: { authorization: `Bearer ${spec.token}` } } : {});
-    const text = await res.text();
-    if (res.status !== 200) throw new Error(`/changes answered ${res.status}: ${text.slice(0, 300)}`);
-    const page = JSON.parse(text) as { changes: ChangeEvent[]; cursor: string };
-    out.push(...page.changes);
-    if (page.changes.length === 0) return out;
-    cursor = page.cursor;
-  }
-  throw new Error('the log did not end');
-}
-
-/** What `got` lacks, repeats, or has that `expected` does not; [] when they are the same feed in the same order. */
-function feedProblems(got: readonly ChangeEvent[], expected: readonly ChangeEvent[]): string[] {
-  const problems: string[] = [];
-  const want = new Set(ids(expected));
-  const seen = new Map<string, number>();
-  for (const e of got) seen.set(e.id, (seen.get(e.id) ?? 0) + 1);
-  const show = (list: string[]) => `${list.length}: ${list.slice(0, 10).join(', ')}${list.length > 10 ? ' …' : ''}`;
-  const key = (id: string) => {
-    const e = expected.find((x) => x.id === id) ?? got.find((x) => x.id === id);
-    return e ? `${id} ${changeKey(e)}` : id;
-  };
-  const missing = ids(expected).filter((id) => !seen.has(id));
-  const extra = [...seen.keys()].filter((id) => !want.has(id));
-  const repeated = [...seen].filter(([, n]) => n > 1).map(([id, n]) => `${key(id)} ×${n}`);
-  if (missing.length > 0) problems.push(`missing (gap) ${show(missing.map(key))}`);
-  if (repeated.length > 0) problems.push(`delivered more than once ${show(repeated)}`);
-  if (extra.length > 0) problems.push(`not in the log for this subscription ${show(extra.map(key))}`);
-  if (problems.length === 0 && ids(got).join() !== ids(expected).join()) problems.push('same changes, different order');
-  if (problems.length === 0 && JSON.stringify(got.map(bareEvent)) !== JSON.stringify(expected.map(bareEvent))) problems.push('same ids, different events');
-  return problems;
-}
 
 /** Big multi-page transactions on `orders` until `ms` passed: each pass of the feed reads several pages. */
 async function bigOrders(pool: pg.Pool, ms: number, rows = 2500, width = 200): Promise<number> {
@@ -361,7 +85,7 @@ async function server(url: string, overrides: Parameters<typeof startTestServer>
   return s;
 }
 
-function expectExact(client: CursorResumer, expected: readonly ChangeEvent[]): void {
+function expectExact(client: Resumer, expected: readonly ChangeEvent[]): void {
   const label = client.label();
   expect(client.violations, `${label}: order of what one connection was told`).toEqual([]);
   expect(client.refusals, `${label}: refusals`).toEqual([]);
@@ -374,12 +98,12 @@ describe('cursor frames while the feed reads big transactions in pages', () => {
   test('first subscription to posts (and posts with ops/filters) mid-pass of multi-page orders reads, clients dropping every 30-250 ms: same feed as the log', { timeout: 60_000 }, async ({ database }) => {
     // One server per client: on each, the client is the table's only subscriber, so every
     // reconnect subscribes posts for the first time, often while a pass reads orders pages.
-    const specs: Array<{ spec: SubscriptionSpec; Client: typeof WsCursorResumer | typeof SseCursorResumer; from: 'c0' | 'now' }> = [
-      { spec: { table: 'posts' }, Client: WsCursorResumer, from: 'c0' },
-      { spec: { table: 'posts', ops: ['INSERT'] }, Client: SseCursorResumer, from: 'c0' },
-      { spec: { table: 'posts', ops: ['UPDATE', 'DELETE'], filter: { likes: 'gt.0' } }, Client: SseCursorResumer, from: 'c0' },
-      { spec: { table: 'posts', filter: { likes: 'gt.0' } }, Client: WsCursorResumer, from: 'now' },
-      { spec: { table: 'posts' }, Client: SseCursorResumer, from: 'now' },
+    const specs: Array<{ spec: SubscriptionSpec; Client: typeof WsResumer | typeof SseResumer; from: 'c0' | 'now' }> = [
+      { spec: { table: 'posts' }, Client: WsResumer, from: 'c0' },
+      { spec: { table: 'posts', ops: ['INSERT'] }, Client: SseResumer, from: 'c0' },
+      { spec: { table: 'posts', ops: ['UPDATE', 'DELETE'], filter: { likes: 'gt.0' } }, Client: SseResumer, from: 'c0' },
+      { spec: { table: 'posts', filter: { likes: 'gt.0' } }, Client: WsResumer, from: 'now' },
+      { spec: { table: 'posts' }, Client: SseResumer, from: 'now' },
     ];
     const servers = await Promise.all(specs.map(() => server(database.url, FAST)));
     const starts = await Promise.all(servers.map((s) => ordersWatcher(s.url)));
@@ -461,11 +185,11 @@ describe('owner rule: cursor frames for one owner while others are written', () 
     const u1 = await hmacToken({ sub: 'u1', role: 'user' });
     const c0 = await ordersWatcher(a!.url, admin);
     await ordersWatcher(b!.url, admin);
-    const specs: Array<{ spec: SubscriptionSpec; Client: typeof WsCursorResumer | typeof SseCursorResumer; urls: string[] }> = [
-      { spec: { table: 'notifications', token: u1 }, Client: WsCursorResumer, urls: [a!.url] },
-      { spec: { table: 'notifications', token: u1 }, Client: SseCursorResumer, urls: [b!.url] },
-      { spec: { table: 'notifications', token: u1, ops: ['INSERT'] }, Client: SseCursorResumer, urls: [a!.url, b!.url] },
-      { spec: { table: 'notifications', token: u1, filter: { read: 'is.true' } }, Client: WsCursorResumer, urls: [b!.url, a!.url] },
+    const specs: Array<{ spec: SubscriptionSpec; Client: typeof WsResumer | typeof SseResumer; urls: string[] }> = [
+      { spec: { table: 'notifications', token: u1 }, Client: WsResumer, urls: [a!.url] },
+      { spec: { table: 'notifications', token: u1 }, Client: SseResumer, urls: [b!.url] },
+      { spec: { table: 'notifications', token: u1, ops: ['INSERT'] }, Client: SseResumer, urls: [a!.url, b!.url] },
+      { spec: { table: 'notifications', token: u1, filter: { read: 'is.true' } }, Client: WsResumer, urls: [b!.url, a!.url] },
     ];
     const clients = specs.map(({ spec, Client, urls }, i) => new Client({ ...spec, urls, since: c0, holdMs: [30, 250], seed: SEED + 10 + i, maxRunMs: 45_000 }).start());
     await waitFor(() => clients.every((c) => c.firstCursor !== undefined), { what: 'every client subscribed' });
@@ -513,12 +237,12 @@ describe('resuming from far back', () => {
     }
     const preCount = ledger.committedChanges();
     const base = { table: 'posts', urls: [s.url], since: c0, maxRunMs: 45_000 };
-    const steadyWs = new WsCursorResumer(base).start();
-    const steadySse = new SseCursorResumer(base).start();
+    const steadyWs = new WsResumer(base).start();
+    const steadySse = new SseResumer(base).start();
     const dropping = [
-      new WsCursorResumer({ ...base, holdMs: [200, 900], seed: SEED + 20 }).start(),
-      new SseCursorResumer({ ...base, holdMs: [200, 900], seed: SEED + 21 }).start(),
-      new WsCursorResumer({ ...base, ops: ['UPDATE'], holdMs: [100, 400], seed: SEED + 22 }).start(),
+      new WsResumer({ ...base, holdMs: [200, 900], seed: SEED + 20 }).start(),
+      new SseResumer({ ...base, holdMs: [200, 900], seed: SEED + 21 }).start(),
+      new WsResumer({ ...base, ops: ['UPDATE'], holdMs: [100, 400], seed: SEED + 22 }).start(),
     ];
     await Promise.all([
       runWorkload(database.pool, ledger, { writers: 3, durationMs: 3000, seed: SEED + 2, maxSleep: 0.1 }),
@@ -552,11 +276,11 @@ describe('two instances', () => {
     const c0 = await ordersWatcher(a!.url);
     await ordersWatcher(b!.url);
     const ledger = new Ledger();
-    const specs: Array<{ spec: SubscriptionSpec; Client: typeof WsCursorResumer | typeof SseCursorResumer; urls: string[] }> = [
-      { spec: { table: 'posts' }, Client: WsCursorResumer, urls: [a!.url, b!.url] },
-      { spec: { table: 'posts' }, Client: SseCursorResumer, urls: [b!.url, a!.url] },
-      { spec: { table: 'posts', ops: ['DELETE'] }, Client: WsCursorResumer, urls: [a!.url, b!.url] },
-      { spec: { table: 'posts', filter: { likes: 'gt.0' } }, Client: SseCursorResumer, urls: [a!.url, b!.url] },
+    const specs: Array<{ spec: SubscriptionSpec; Client: typeof WsResumer | typeof SseResumer; urls: string[] }> = [
+      { spec: { table: 'posts' }, Client: WsResumer, urls: [a!.url, b!.url] },
+      { spec: { table: 'posts' }, Client: SseResumer, urls: [b!.url, a!.url] },
+      { spec: { table: 'posts', ops: ['DELETE'] }, Client: WsResumer, urls: [a!.url, b!.url] },
+      { spec: { table: 'posts', filter: { likes: 'gt.0' } }, Client: SseResumer, urls: [a!.url, b!.url] },
     ];
     const clients = specs.map(({ spec, Client, urls }, i) => new Client({ ...spec, urls, since: c0, holdMs: [30, 250], seed: SEED + 30 + i, maxRunMs: 45_000 }).start());
     await Promise.all([
@@ -592,10 +316,10 @@ describe('a server restart between', () => {
     const c0 = await ordersWatcher(first.url);
     const base = { table: 'posts', urls: [first.url], since: c0, maxRunMs: 45_000 };
     const clients = [
-      new WsCursorResumer(base).start(),
-      new SseCursorResumer(base).start(),
-      new WsCursorResumer({ ...base, filter: { likes: 'gt.0' } }).start(),
-      new SseCursorResumer({ ...base, ops: ['INSERT'] }).start(),
+      new WsResumer(base).start(),
+      new SseResumer(base).start(),
+      new WsResumer({ ...base, filter: { likes: 'gt.0' } }).start(),
+      new SseResumer({ ...base, ops: ['INSERT'] }).start(),
     ];
     const ledger = new Ledger();
     const writer = await database.pool.connect();
@@ -642,7 +366,7 @@ describe('a server restart between', () => {
 });
 
 /** Changes of the log at or before the cursor a client holds that it never received: resuming there skips them. */
-function skippedBehind(client: CursorResumer, log: readonly ChangeEvent[]): string[] {
+function skippedBehind(client: Resumer, log: readonly ChangeEvent[]): string[] {
   if (client.cursor === undefined) return [];
   const held = decodeCursor(client.cursor);
   const got = new Set(ids(client.events));
@@ -675,8 +399,8 @@ describe('the database fails while a pass reads pages', () => {
 
     // The pass published its first page: posts is subscribed for the first time (from c0), over WebSocket and SSE.
     await waitFor(() => markSeen('mark-1'), { timeoutMs: 20_000, what: 'the first page' });
-    const ws = new WsCursorResumer({ table: 'posts', urls: [s.url], since: c0 }).start();
-    const sse = new SseCursorResumer({ table: 'posts', urls: [s.url], since: c0 }).start();
+    const ws = new WsResumer({ table: 'posts', urls: [s.url], since: c0 }).start();
+    const sse = new SseResumer({ table: 'posts', urls: [s.url], since: c0 }).start();
     await waitFor(() => ws.firstCursor && sse.firstCursor, { what: 'the posts subscriptions' });
     expect(markSeen('mark-3'), 'premise: subscribed before the pass read past the post').toBe(false);
 

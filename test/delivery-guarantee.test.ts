@@ -94,6 +94,7 @@ describe('commit order is not write order', () => {
       await client.waitForKey(end, 15_000);
       await client.stop();
       expect(client.refusals).toEqual([]);
+      expect(client.violations).toEqual([]);
       expect(client.events.map(bareEvent)).toEqual(reference.map(bareEvent));
     }
     live.close();
@@ -131,6 +132,7 @@ describe('exactly once across resumes', () => {
       await client.waitForKey(end, 20_000);
       await client.stop();
       expect(client.refusals).toEqual([]);
+      expect(client.violations).toEqual([]);
       expect(ids(client.events)).toEqual(ids(expected));
       expect(client.events.map(bareEvent)).toEqual(expected.map(bareEvent));
     }
@@ -178,6 +180,7 @@ describe('from backlog to live', () => {
       await client.waitForKey(end, 20_000);
       await client.stop();
       expect(client.refusals).toEqual([]);
+      expect(client.violations).toEqual([]);
       expect(client.cycles).toBe(1);
       expect(ids(client.events)).toEqual(ids(expected));
     }
@@ -221,6 +224,7 @@ describe('large rows', () => {
       await c.waitForKey(end, 30_000);
       await c.stop();
       expect(c.refusals).toEqual([]);
+      expect(c.violations).toEqual([]);
       // Reading as fast as it can, a client is no slow consumer: the ~12 MB backlog (over the 8 MiB buffer limit) comes on one connection.
       expect(c.drops).toEqual([]);
       expect(deliveryProblems(c.events, ledger)).toEqual([]);

@@ -37,6 +37,7 @@ async function expectExactHistory(clients: ReadonlyArray<WsResumer | SseResumer 
     await client.waitForKey(end, 20_000);
     await client.stop();
     expect(deliveryProblems(client.events, ledger), client.constructor.name).toEqual([]);
+    expect(client.violations, `${client.constructor.name}: order of what one connection was told`).toEqual([]);
   }
   const [first, ...rest] = clients;
   for (const client of rest) expect(client.events.map(bareEvent)).toEqual(first?.events.map(bareEvent));
