@@ -140,6 +140,16 @@ describe('domains', () => {
     const columns = (await getJson(`${rowcast.url}/tables`)).json.tables.find((t: { name: string }) => t.name === 'stocktake').columns;
     expect(columns.map((c: { name: string; type: string }) => `${c.name} ${c.type}`)).toEqual(['id integer', 'n qty', 'price amount', 'at moment', 'level stock', 'ok flag']);
     expect(Object.keys(columns[1])).toEqual(['name', 'type', 'nullable']);
+    // A value not of the base type is refused, naming the column's own type; the socket goes on serving.
+    const refused = await getJson(`${rowcast.url}/changes/stocktake?n=gt.many`);
+    expect(`${refused.status} ${refused.json?.error?.message}`).toBe('400 filter on n: "many" is not a qty');
+    const ws = await TestWsClient.connect(rowcast.url);
+    ws.send({ type: 'subscribe', id: 'bad', table: 'stocktake', filter: { ok: 'is.maybe' } });
+    await ws.waitFor((m) => m.type === 'error' && m.code === 'invalid_message' && m.ref === 'bad');
+    ws.send({ type: 'subscribe', id: 'bad2', table: 'stocktake', filter: { price: 'lt.ten' } });
+    await ws.waitFor((m) => m.type === 'error' && m.code === 'invalid_message' && m.ref === 'bad2');
+    await ws.subscribe({ id: 'good', table: 'stocktake', filter: { n: 'gt.9' } });
+    ws.close();
     await expectMatches(rowcast, database, 'stocktake', `
       insert into stocktake values (1, 9, 9.5, '2024-01-01T10:00:00Z', 9, true), (2, 10, 10.25, '2024-01-01T10:00:00.5+01:00', 10, false),
         (3, 100, 100, '2024-01-01T09:59:59Z', 100, null);`, [
