@@ -2,7 +2,8 @@
  * Filters compare as PostgreSQL would (README "Filters"): bigints past 2^53
  * and numerics by their exact digits; NaN and ±Infinity in PostgreSQL's
  * order; timestamps to the microsecond, whatever offset to_json wrote; array
- * columns of any element type on their JSON text; text by code point. Each
+ * columns of any element type on their JSON text; text by code point; times
+ * of day, uuids and character(n) as PostgreSQL compares them. Each
  * filter is checked live over WebSocket and on /changes, against rows written
  * through PostgreSQL. Also: what `rowcast types` says of those columns.
  */
@@ -14,6 +15,12 @@ import { waitFor } from './support/wait.js';
 import { TestWsClient } from './support/ws-client.js';
 
 type Case = [column: string, condition: string, ids: number[]];
+
+/** The status and message with which /changes refuses a filter. */
+async function refusal(rowcast: RowcastServer, table: string, query: string): Promise<string> {
+  const { status, json } = await getJson(`${rowcast.url}/changes/${table}?${query}`);
+  return `${status} ${json?.error?.message}`;
+}
 
 async function expose(rowcast: RowcastServer, database: { query(text: string): Promise<unknown> }, ddl: string, table: string): Promise<void> {
   await database.query(ddl);
@@ -90,18 +97,14 @@ describe('numbers', () => {
 
   test('a filter value out of a type is refused with 400, in plain English', async ({ rowcast, database }) => {
     await expose(rowcast, database, 'create table measures (id int primary key, n integer, num numeric, dbl double precision, at timestamptz, nums integer[])', 'measures');
-    const refusal = async (query: string) => {
-      const { status, json } = await getJson(`${rowcast.url}/changes/measures?${query}`);
-      return `${status} ${json?.error?.message}`;
-    };
-    expect(await refusal('n=eq.x')).toBe('400 filter on n: "x" is not an integer');
-    expect(await refusal('num=eq.nan')).toBe('400 filter on num: "nan" is not a numeric');
-    expect(await refusal('dbl=gt.1e400')).toBe('400 filter on dbl: "1e400" is not a double precision');
+    expect(await refusal(rowcast, 'measures', 'n=eq.x')).toBe('400 filter on n: "x" is not an integer');
+    expect(await refusal(rowcast, 'measures', 'num=eq.nan')).toBe('400 filter on num: "nan" is not a numeric');
+    expect(await refusal(rowcast, 'measures', 'dbl=gt.1e400')).toBe('400 filter on dbl: "1e400" is not a double precision');
     // Names an object inherits are no special values.
-    expect(await refusal('num=eq.__proto__')).toBe('400 filter on num: "__proto__" is not a numeric');
-    expect(await refusal('at=eq.constructor')).toBe('400 filter on at: "constructor" is not a timestamp with time zone');
-    expect(await refusal('nums=eq.[1,')).toBe('400 filter on nums: "[1," is not an integer[]');
-    expect(await refusal('nums=lt.[1]')).toBe('400 filter on nums: lt does not apply to integer[]');
+    expect(await refusal(rowcast, 'measures', 'num=eq.__proto__')).toBe('400 filter on num: "__proto__" is not a numeric');
+    expect(await refusal(rowcast, 'measures', 'at=eq.constructor')).toBe('400 filter on at: "constructor" is not a timestamp with time zone');
+    expect(await refusal(rowcast, 'measures', 'nums=eq.[1,')).toBe('400 filter on nums: "[1," is not an integer[]');
+    expect(await refusal(rowcast, 'measures', 'nums=lt.[1]')).toBe('400 filter on nums: lt does not apply to integer[]');
   });
 });
 
@@ -129,6 +132,47 @@ describe('timestamps', () => {
   });
 });
 
+describe('times of day, uuids and character(n)', () => {
+  test('time and timetz compare to the microsecond (timetz by UTC time, then offset), uuids as bytes, character(n) without its padding', async ({ rowcast, database }) => {
+    await expose(rowcast, database, 'create table slots (id int primary key, t time, tz timetz, u uuid, c character(5))', 'slots');
+    await expectMatches(rowcast, database, 'slots', `insert into slots values
+      (1, '10:00', '10:00+02', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 'ab'),
+      (2, '10:00:00.5', '08:00+00', '00000000-0000-0000-0000-000000000001', 'abc'),
+      (3, '24:00', '09:00:00.25-01', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'a'),
+      (4, '9:30', '10:00:00+05:30:15', '{12345678-1234-5678-1234-567812345678}', 'ab  ');`, [
+      // As text, '10:00' is not '10:00:00', which to_json writes.
+      ['t', 'eq.10:00', [1]],
+      ['t', 'gt.10:00', [2, 3]],
+      ['t', 'lt.10:00:00.5', [1, 4]],
+      ['t', 'eq.24:00:00', [3]],
+      ['t', 'in.(09:30,10:00:00.500)', [2, 4]],
+      // time drops an offset, as PostgreSQL's cast does.
+      ['t', 'eq.10:00+05', [1]],
+      // 10:00+02 is 08:00 UTC, yet not equal to 08:00+00; it orders first.
+      ['tz', 'eq.08:00Z', [2]],
+      ['tz', 'eq.10:00+02', [1]],
+      ['tz', 'gte.08:00+00', [2, 3]],
+      ['tz', 'lt.08:00+00', [1, 4]],
+      ['tz', 'eq.09:00:00.25-01:00', [3]],
+      ['tz', 'eq.10:00:00+05:30:15', [4]],
+      ['tz', 'eq.04:29:45+0000', [] as number[]],
+      ['u', 'eq.a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', [1]],
+      ['u', 'eq.{A0EEBC999C0B4EF8BB6D6BB9BD380A11}', [1]],
+      ['u', 'gt.00000000-0000-0000-0000-000000000001', [1, 3, 4]],
+      ['u', 'in.(FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF,00000000000000000000000000000001)', [2, 3]],
+      ['c', 'eq.ab', [1, 4]],
+      ['c', 'eq.ab   ', [1, 4]],
+      ['c', 'gt.ab', [2]],
+      ['c', 'lt.ab', [3]],
+    ]);
+    expect(await refusal(rowcast, 'slots', 't=eq.25:00')).toBe('400 filter on t: "25:00" is not a time without time zone');
+    expect(await refusal(rowcast, 'slots', 'tz=eq.10:00%2B16')).toBe('400 filter on tz: "10:00+16" is not a time with time zone');
+    expect(await refusal(rowcast, 'slots', 'tz=eq.10:00%2B0530:15')).toBe('400 filter on tz: "10:00+0530:15" is not a time with time zone');
+    expect(await refusal(rowcast, 'slots', 'u=eq.a0eebc99')).toBe('400 filter on u: "a0eebc99" is not a uuid');
+    expect(await refusal(rowcast, 'slots', 'u=eq.{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')).toBe('400 filter on u: "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" is not a uuid');
+  });
+});
+
 describe('domains', () => {
   test('a domain column filters as its base type; /tables still names the domain', async ({ rowcast, database }) => {
     await database.query(`create domain qty as integer check (value >= 0);
@@ -141,8 +185,7 @@ describe('domains', () => {
     expect(columns.map((c: { name: string; type: string }) => `${c.name} ${c.type}`)).toEqual(['id integer', 'n qty', 'price amount', 'at moment', 'level stock', 'ok flag']);
     expect(Object.keys(columns[1])).toEqual(['name', 'type', 'nullable']);
     // A value not of the base type is refused, naming the column's own type; the socket goes on serving.
-    const refused = await getJson(`${rowcast.url}/changes/stocktake?n=gt.many`);
-    expect(`${refused.status} ${refused.json?.error?.message}`).toBe('400 filter on n: "many" is not a qty');
+    expect(await refusal(rowcast, 'stocktake', 'n=gt.many')).toBe('400 filter on n: "many" is not a qty');
     const ws = await TestWsClient.connect(rowcast.url);
     ws.send({ type: 'subscribe', id: 'bad', table: 'stocktake', filter: { ok: 'is.maybe' } });
     await ws.waitFor((m) => m.type === 'error' && m.code === 'invalid_message' && m.ref === 'bad');

@@ -2,12 +2,14 @@
  * How a filter reads, orders and matches the values of one column, by the
  * column's PostgreSQL type: numbers exactly (NaN and ±Infinity in
  * PostgreSQL's order), real and double precision as the floats they are,
- * timestamps to the microsecond, text by code point, json and arrays by their
- * JSON text. Row values are what parseExactJson made of to_json's output.
+ * timestamps and times of day to the microsecond, uuids by their bytes,
+ * text by code point (character(n) without its padding), json and arrays by
+ * their JSON text. Row values are what parseExactJson made of to_json's output.
  */
 import { exactJsonText, parseExactJson } from '../capture/exact-json.js';
 import { compareNumeric, ExactNumber, floatOf, numericKey, numericOf, parseFloatValue, parseNumeric, type Numeric } from '../capture/exact-number.js';
 import { compareInstants, instantKey, parseInstant, type Instant, type TimeType } from './instant.js';
+import { compareTimesOfDay, parseTimeOfDay, timeOfDayKey, type TimeOfDay } from './time-of-day.js';
 
 export interface ColumnValues<C> {
   /**
@@ -57,6 +59,35 @@ const time = (type: TimeType): ColumnValues<Instant> => ({
   key: instantKey,
 });
 
+const timeOfDay = (withZone: boolean): ColumnValues<TimeOfDay> => ({
+  memoAs: withZone ? 'timetz' : 'time',
+  fromFilter: (text) => parseTimeOfDay(text, withZone),
+  fromRow: (value) => (typeof value === 'string' ? parseTimeOfDay(value, withZone) : undefined),
+  compare: compareTimesOfDay,
+  key: timeOfDayKey,
+});
+
+/** PostgreSQL's uuid input: optional braces, a hyphen optional after any four digits, either case. */
+const UUID = /^\{?[0-9a-f]{4}(?:-?[0-9a-f]{4}){7}\}?$/i;
+
+/**
+ * The form to_json writes (lower case, hyphens at 8-4-4-4-12), in which row
+ * values arrive as they are and order as the uuid's bytes.
+ */
+function canonicalUuid(text: string): string | undefined {
+  if (!UUID.test(text) || text.startsWith('{') !== text.endsWith('}')) return undefined;
+  const d = text.replace(/[{}-]/g, '').toLowerCase();
+  return `${d.slice(0, 8)}-${d.slice(8, 12)}-${d.slice(12, 16)}-${d.slice(16, 20)}-${d.slice(20)}`;
+}
+
+const uuid: ColumnValues<string> = {
+  memoAs: null,
+  fromFilter: canonicalUuid,
+  fromRow: (value) => (typeof value === 'string' ? value : undefined),
+  compare: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
+  key: (value) => value,
+};
+
 /** UTF-16 puts surrogates (code points past U+FFFF) below U+E000–U+FFFF; code point order puts them above. */
 function codePointRank(unit: number): number {
   return unit < 0xd800 ? unit : unit < 0xe000 ? unit + 0x2000 : unit - 0x800;
@@ -80,6 +111,15 @@ const text: ColumnValues<string> = {
   key: (value) => value,
 };
 
+/** character(n) pads with spaces, and PostgreSQL compares it without them. */
+const paddedText: ColumnValues<string> = {
+  memoAs: null,
+  fromFilter: (value) => value.replace(/ +$/, ''),
+  fromRow: (value) => (typeof value === 'string' ? value.replace(/ +$/, '') : undefined),
+  compare: compareCodePoints,
+  key: (value) => value,
+};
+
 const json: ColumnValues<string> = {
   memoAs: 'json',
   fromFilter: (value) => {
@@ -96,6 +136,8 @@ const json: ColumnValues<string> = {
 
 const INTEGER_OR_NUMERIC = /^(smallint|integer|bigint|numeric)(\(\d+(,\s*-?\d+)?\))?$/;
 const TIME = /^(timestamp(\(\d\))? with(out)? time zone|date)$/;
+const TIME_OF_DAY = /^time(\(\d\))? with(out)? time zone$/;
+const CHARACTER = /^(character(\(\d+\))?|bpchar)$/;
 
 /** The filter only hands a type's values back to the same type's functions. */
 const untyped = <C>(values: ColumnValues<C>) => values as unknown as ColumnValues<unknown>;
@@ -108,6 +150,9 @@ export function columnValues(type: string): ColumnValues<unknown> {
   if (type === 'real' || type === 'double precision') return untyped(float(type === 'real'));
   if (type === 'boolean') return untyped(boolean);
   if (TIME.test(type)) return untyped(time(type === 'date' ? 'date' : type.includes('without') ? 'timestamp' : 'timestamptz'));
+  if (TIME_OF_DAY.test(type)) return untyped(timeOfDay(!type.includes('without')));
+  if (type === 'uuid') return untyped(uuid);
+  if (CHARACTER.test(type)) return untyped(paddedText);
   return untyped(text);
 }
 

@@ -41,8 +41,25 @@ function isLeap(year: number): boolean {
   return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
 }
 
+/**
+ * Whole seconds past midnight of a wall-clock time as written; 24:00:00 is
+ * the last, a leap second (:60) is allowed. Undefined when out of range.
+ */
+export function clockSeconds(h: string, mi: string, s: string, fraction: string): number | undefined {
+  const [hour, minute, second] = [Number(h), Number(mi), Number(s)];
+  if (minute > 59 || second > 60 || hour > 24 || (hour === 24 && (minute > 0 || second > 0 || /[1-9]/.test(fraction)))) return undefined;
+  return hour * 3600 + minute * 60 + second;
+}
+
+/** Seconds east of UTC of an offset as written (no sign: none given, 0); undefined past ±15:59:59. */
+export function offsetSeconds(sign: string | undefined, h: string, mi: string, s: string): number | undefined {
+  if (sign === undefined) return 0;
+  if (Number(h) > 15 || Number(mi) > 59 || Number(s) > 59) return undefined;
+  return (sign === '-' ? -1 : 1) * (Number(h) * 3600 + Number(mi) * 60 + Number(s));
+}
+
 /** Microseconds of a seconds fraction, rounded to six digits. */
-function microsOf(fraction: string): number {
+export function microsOf(fraction: string): number {
   const micros = Number(fraction.slice(0, 6).padEnd(6, '0'));
   return fraction.length > 6 && fraction.charCodeAt(6) >= 53 ? micros + 1 : micros;
 }
@@ -63,17 +80,13 @@ export function parseInstant(text: string, type: TimeType): Instant | undefined 
   if (day < 1 || day > (month === 2 && isLeap(year) ? 29 : (DAYS_IN_MONTH[month - 1] as number))) return undefined;
   const days = daysFromCivil(year, month, day);
   if (type === 'date') return { seconds: days * 86400, micros: 0 };
-  const [hour, minute, second] = [Number(h), Number(mi), Number(s)];
-  if (minute > 59 || second > 60 || hour > 24 || (hour === 24 && (minute > 0 || second > 0 || /[1-9]/.test(fraction)))) return undefined;
-  let offset = 0;
-  if (offsetSign !== undefined && zulu === undefined) {
-    if (Number(oh) > 15 || Number(om) > 59 || Number(os) > 59) return undefined;
-    offset = (offsetSign === '-' ? -1 : 1) * (Number(oh) * 3600 + Number(om) * 60 + Number(os));
-  }
+  const clock = clockSeconds(h, mi, s, fraction);
+  const zone = offsetSeconds(zulu === undefined ? offsetSign : undefined, oh, om, os);
+  if (clock === undefined || zone === undefined) return undefined;
   // A timestamp without time zone is wall-clock time: PostgreSQL drops an offset given with it.
-  if (type === 'timestamp') offset = 0;
+  const offset = type === 'timestamp' ? 0 : zone;
   const micros = microsOf(fraction);
-  const seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset;
+  const seconds = days * 86400 + clock - offset;
   return micros === 1_000_000 ? { seconds: seconds + 1, micros: 0 } : { seconds, micros };
 }
 

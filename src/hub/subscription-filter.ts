@@ -15,9 +15,9 @@ function bad(column: string, message: string): RowcastError {
   return new RowcastError('invalid_request', `filter on ${column}: ${message}`);
 }
 
-/** "an integer", "a numeric(12,2)". */
+/** "an integer", "a numeric(12,2)", "a uuid". */
 function withArticle(type: string): string {
-  return `${/^[aeiou]/i.test(type) ? 'an' : 'a'} ${type}`;
+  return `${type !== 'uuid' && /^[aeiou]/i.test(type) ? 'an' : 'a'} ${type}`;
 }
 
 const TESTS = {
