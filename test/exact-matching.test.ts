@@ -3,7 +3,7 @@
  * and numerics by their exact digits; NaN and ±Infinity in PostgreSQL's
  * order; timestamps to the microsecond, whatever offset to_json wrote; array
  * columns of any element type on their JSON text; text by code point; times
- * of day, uuids and character(n) as PostgreSQL compares them. Each
+ * of day, uuids, character(n) and enums as PostgreSQL compares them. Each
  * filter is checked live over WebSocket and on /changes, against rows written
  * through PostgreSQL. Also: what `rowcast types` says of those columns.
  */
@@ -170,6 +170,24 @@ describe('times of day, uuids and character(n)', () => {
     expect(await refusal(rowcast, 'slots', 'tz=eq.10:00%2B0530:15')).toBe('400 filter on tz: "10:00+0530:15" is not a time with time zone');
     expect(await refusal(rowcast, 'slots', 'u=eq.a0eebc99')).toBe('400 filter on u: "a0eebc99" is not a uuid');
     expect(await refusal(rowcast, 'slots', 'u=eq.{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')).toBe('400 filter on u: "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" is not a uuid');
+  });
+});
+
+describe('enums', () => {
+  test('an enum orders by its labels as the type lists them, also through a domain', async ({ rowcast, database }) => {
+    await database.query(`create type priority as enum ('low', 'normal', 'high'); create domain ticket_priority as priority`);
+    await expose(rowcast, database, 'create table tickets (id int primary key, p priority, dp ticket_priority)', 'tickets');
+    await expectMatches(rowcast, database, 'tickets', `insert into tickets values (1, 'low', 'low'), (2, 'high', 'high'), (3, 'normal', 'normal')`, [
+      // As text, 'high' < 'low' < 'normal'.
+      ['p', 'gt.low', [2, 3]],
+      ['p', 'lt.high', [1, 3]],
+      ['p', 'gte.normal', [2, 3]],
+      ['p', 'in.(low,high)', [1, 2]],
+      ['p', 'neq.normal', [1, 2]],
+      ['dp', 'lte.normal', [1, 3]],
+    ]);
+    expect(await refusal(rowcast, 'tickets', 'p=eq.urgent')).toBe('400 filter on p: "urgent" is not a priority');
+    expect(await refusal(rowcast, 'tickets', 'dp=eq.High')).toBe('400 filter on dp: "High" is not a ticket_priority');
   });
 });
 

@@ -220,7 +220,7 @@ describe('parseFilterCondition', () => {
 
 // ---------------------------------------------------------------- filter semantics
 
-const column = (name: string, type: string): CatalogColumn => ({ name, type, nullable: true, baseType: type });
+const column = (name: string, type: string): CatalogColumn => ({ name, type, nullable: true, baseType: type, enumLabels: null });
 const COLUMNS = [column('id', 'bigint'), column('total', 'numeric(12,2)'), column('name', 'text'), column('read', 'boolean')];
 const TABLE: ExposedTable = {
   key: 'public.t',

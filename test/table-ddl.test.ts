@@ -1,7 +1,8 @@
 /**
  * CONTRACT §2, DDL on exposed tables while the server runs: a dropped table
- * stops being served, an altered one is reloaded, a renamed one is served
- * under its new name; and every start brings the demo tables back.
+ * stops being served, an altered one is reloaded (and its subscriptions'
+ * filters compiled again, as after an enum's labels change), a renamed one is
+ * served under its new name; and every start brings the demo tables back.
  */
 import { expect, startTestServer, test } from './support/fixtures.js';
 import { WITHIN_MS, captureTriggers, subscribeReply, subscribeWhenServed, tableInfo } from './support/exposure.js';
@@ -29,6 +30,47 @@ test('DROP TABLE of an exposed table unexposes it (subscribers told); ALTER TABL
   expect((await tableNames()).some((t) => t.name === 'gadgets')).toBe(false);
   const { rows } = await database.query("select count(*)::int as n from rowcast.exposed_tables where table_name = 'gadgets'");
   expect(rows[0].n).toBe(0);
+  ws.close();
+});
+
+test('a filter is compiled again when a column changes type or its enum labels change; one that no longer fits ends its subscription', async ({ rowcast, database }) => {
+  await database.query(`create type level as enum ('low', 'normal', 'high');
+    create table public.alarms (id bigserial primary key, lvl level, n text)`);
+  await database.query("select rowcast.expose('public.alarms')");
+  const ws = await TestWsClient.connect(rowcast.url);
+  const all = await subscribeWhenServed(ws, 'alarms');
+  await ws.subscribe({ id: 'above', table: 'alarms', filter: { lvl: 'gte.high' } });
+  await ws.subscribe({ id: 'below', table: 'alarms', filter: { lvl: 'lt.low' } });
+  await ws.subscribe({ id: 'big', table: 'alarms', filter: { n: 'gt.9' } });
+  await ws.subscribe({ id: 'normal', table: 'alarms', filter: { lvl: 'eq.normal' } });
+
+  // No wait after the DDL: a change is judged by the catalog as of its own commit.
+  await database.query(`alter type level add value 'urgent' after 'high'`);
+  await database.query(`alter type level add value 'lowest' before 'low'`);
+  await database.query(`alter table public.alarms alter column n type integer using n::integer`);
+  await database.query(`insert into public.alarms (lvl, n) values ('urgent', 10), ('lowest', 8), ('high', 100)`);
+  // Once the unfiltered subscription has every row, so has each filtered one (one connection, in order).
+  const rows = async (sub: string, total: number) => {
+    await ws.waitForChanges(total, all, WITHIN_MS);
+    return ws.changes(sub).map((c) => `${c.row.lvl} ${c.row.n}`);
+  };
+  // As text, 10 and 100 are below 9.
+  expect(await rows('above', 3)).toEqual(['urgent 10', 'high 100']);
+  expect(await rows('below', 3)).toEqual(['lowest 8']);
+  expect(await rows('big', 3)).toEqual(['urgent 10', 'high 100']);
+
+  await database.query(`alter type level rename value 'normal' to 'medium'`);
+  expect(await ws.waitFor((m) => m.type === 'error' && m.ref === 'normal', WITHIN_MS)).toMatchObject({
+    code: 'invalid_message',
+    message: 'filter on lvl: "normal" is not a level',
+  });
+  // The others go on; the renamed label orders where the old one stood.
+  await ws.subscribe({ id: 'medium', table: 'alarms', filter: { lvl: 'lte.medium' } });
+  await database.query(`insert into public.alarms (lvl, n) values ('medium', 1), ('urgent', 2)`);
+  expect(await rows('medium', 5)).toEqual(['medium 1']);
+  expect(await rows('above', 5)).toEqual(['urgent 10', 'high 100', 'urgent 2']);
+  const told = ws.messages.filter((m) => m.type === 'error' && ['above', 'below', 'big', 'normal', 'medium'].includes(m.ref ?? ''));
+  expect(told.map((m) => m.type === 'error' && m.ref)).toEqual(['normal']);
   ws.close();
 });
 

@@ -1,6 +1,7 @@
 -- DDL on exposed tables: a dropped table leaves the registry (its subscribers
 -- are told), an altered one is reloaded (new columns can be filtered on), a
--- renamed one is served under its new name. Event triggers need a superuser;
+-- renamed one is served under its new name, and one with a column of an
+-- altered type (an enum's labels) is reloaded. Event triggers need a superuser;
 -- without one Rowcast still works, drops and alters are noticed at the next
 -- expose of the table, and renames at the next start.
 
@@ -59,6 +60,7 @@ create or replace function rowcast.on_ddl() returns event_trigger
 language plpgsql as $$
 declare
   obj record;
+  tbl oid;
 begin
   if tg_event = 'sql_drop' then
     for obj in select * from pg_event_trigger_dropped_objects()
@@ -82,6 +84,24 @@ begin
         perform rowcast.registry_changed(json_build_object('action', 'altered', 'oid', obj.objid));
       end if;
     end loop;
+    -- An enum given a label, or a label renamed: filters on its columns order by the labels.
+    for obj in select * from pg_event_trigger_ddl_commands() where command_tag = 'ALTER TYPE' loop
+      for tbl in
+        select distinct c.oid from rowcast.exposed_tables e
+        join pg_namespace n on n.nspname = e.table_schema
+        join pg_class c on c.relnamespace = n.oid and c.relname = e.table_name
+        join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+        where a.atttypid in (
+          -- The type and the domains over it.
+          with recursive d(oid) as (
+            select obj.objid
+            union all
+            select t.oid from pg_type t join d on t.typbasetype = d.oid where t.typtype = 'd')
+          select d.oid from d)
+      loop
+        perform rowcast.registry_changed(json_build_object('action', 'altered', 'oid', tbl));
+      end loop;
+    end loop;
   end if;
 exception when others then
   -- Never make the user's DDL fail because of Rowcast (e.g. while rowcast itself is dropped).
@@ -94,7 +114,7 @@ begin
   drop event trigger if exists rowcast_ddl_drop;
   drop event trigger if exists rowcast_ddl_alter;
   create event trigger rowcast_ddl_drop on sql_drop execute function rowcast.on_ddl();
-  create event trigger rowcast_ddl_alter on ddl_command_end when tag in ('ALTER TABLE', 'ALTER SCHEMA')
+  create event trigger rowcast_ddl_alter on ddl_command_end when tag in ('ALTER TABLE', 'ALTER SCHEMA', 'ALTER TYPE')
     execute function rowcast.on_ddl();
 exception when insufficient_privilege then
   raise notice 'rowcast: not a superuser; DROP and ALTER of exposed tables are noticed at their next expose, renames at the next start';

@@ -16,6 +16,10 @@ export class ChangeMatcher {
     private readonly filter: RowPredicate | null,
   ) {}
 
+  withFilter(filter: RowPredicate | null): ChangeMatcher {
+    return new ChangeMatcher(this.ops, this.grant, filter);
+  }
+
   /** The change as this client may see it, or null when it is not for this client. */
   admit(change: Change): Change | null {
     if (!this.ops.has(change.op)) return null;

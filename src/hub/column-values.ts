@@ -3,8 +3,8 @@
  * column's PostgreSQL type: numbers exactly (NaN and ±Infinity in
  * PostgreSQL's order), real and double precision as the floats they are,
  * timestamps and times of day to the microsecond, uuids by their bytes,
- * text by code point (character(n) without its padding), json and arrays by
- * their JSON text. Row values are what parseExactJson made of to_json's output.
+ * text by code point (character(n) without its padding), enums in their
+ * labels' order, json and arrays by their JSON text. Row values are what parseExactJson made of to_json's output.
  */
 import { exactJsonText, parseExactJson } from '../capture/exact-json.js';
 import { compareNumeric, ExactNumber, floatOf, numericKey, numericOf, parseFloatValue, parseNumeric, type Numeric } from '../capture/exact-number.js';
@@ -111,6 +111,18 @@ const text: ColumnValues<string> = {
   key: (value) => value,
 };
 
+/** An enum's labels order as the type lists them, not as text. */
+function enumValues(labels: readonly string[]): ColumnValues<number> {
+  const rank = new Map(labels.map((label, i) => [label, i]));
+  return {
+    memoAs: null,
+    fromFilter: (text) => rank.get(text),
+    fromRow: (value) => (typeof value === 'string' ? rank.get(value) : undefined),
+    compare: (a, b) => a - b,
+    key: (value) => value,
+  };
+}
+
 /** character(n) pads with spaces, and PostgreSQL compares it without them. */
 const paddedText: ColumnValues<string> = {
   memoAs: null,
@@ -142,8 +154,12 @@ const CHARACTER = /^(character(\(\d+\))?|bpchar)$/;
 /** The filter only hands a type's values back to the same type's functions. */
 const untyped = <C>(values: ColumnValues<C>) => values as unknown as ColumnValues<unknown>;
 
-/** The values of a column, by the type format_type names (a domain's base type). */
-export function columnValues(type: string): ColumnValues<unknown> {
+/**
+ * The values of a column, by the type format_type names (a domain's base
+ * type) and, for an enum, its labels in order.
+ */
+export function columnValues(type: string, enumLabels: readonly string[] | null): ColumnValues<unknown> {
+  if (enumLabels !== null) return untyped(enumValues(enumLabels));
   // Arrays first: integer[] is an array, not an integer.
   if (type.endsWith('[]') || type === 'json' || type === 'jsonb') return untyped(json);
   if (INTEGER_OR_NUMERIC.test(type)) return untyped(exact);

@@ -96,6 +96,7 @@ export class Hub {
     const subscription = new Subscription({
       id: request.id,
       table,
+      filter: request.filter,
       matcher,
       sink: request.sink,
       after: since ?? live,
@@ -167,7 +168,12 @@ export class Hub {
     this.recheck(subscription, subscription.table, principal);
   }
 
-  /** Re-checks subscriptions of tables whose rule or columns changed or that were unexposed. */
+  /**
+   * Re-checks subscriptions of tables whose rule or columns changed or that
+   * were unexposed, and compiles their filters again: a column's type, or an
+   * enum's labels, may have changed. A filter that no longer fits the table
+   * ends its subscription.
+   */
   revalidate(keys: readonly string[]): void {
     for (const key of keys) {
       const entry = this.index.get(key);
@@ -181,6 +187,11 @@ export class Hub {
           continue;
         }
         this.recheck(subscription, table, principal);
+        try {
+          subscription.refilter(compileFilter(subscription.filter, table, this.rowValues));
+        } catch (error) {
+          subscription.end(asRowcastError(error));
+        }
       }
     }
   }

@@ -31,7 +31,7 @@ const TESTS = {
 
 function compileCondition(column: CatalogColumn, cond: FilterCondition, memo: RowValueMemo): RowPredicate {
   const name = column.name;
-  const values = columnValues(column.baseType);
+  const values = columnValues(column.baseType, column.enumLabels);
   const read = (row: Row) => memo.read(row, name, values, row[name]);
   if (cond.op === 'is') {
     const want = cond.value;

@@ -8,8 +8,10 @@ import type { ChangeLogReader } from '../capture/change-log.js';
 import type { Change } from '../capture/change.js';
 import { compareCursors, transactionsThrough, type Cursor } from '../capture/cursor.js';
 import { asRowcastError, RowcastError } from '../errors.js';
+import type { Filter } from '../protocol.js';
 import type { ReadGrant } from './authorization.js';
 import type { ChangeMatcher } from './change-matcher.js';
+import type { RowPredicate } from './subscription-filter.js';
 import type { ExposedTable } from './table-catalog.js';
 
 export interface SubscriptionSink {
@@ -28,6 +30,8 @@ export interface SubscriptionSink {
 export interface SubscriptionSpec {
   id: string;
   table: ExposedTable;
+  /** The filter as the client asked for it; compiled into `matcher`. */
+  filter: Filter | undefined;
   matcher: ChangeMatcher;
   sink: SubscriptionSink;
   /** Deliver only changes after this cursor. */
@@ -43,7 +47,8 @@ export class Subscription {
   readonly id: string;
   readonly table: ExposedTable;
   readonly sink: SubscriptionSink;
-  private readonly matcher: ChangeMatcher;
+  readonly filter: Filter | undefined;
+  private matcher: ChangeMatcher;
   private readonly backlogUpTo: Cursor;
   /** Cursor of the last change delivered or skipped as already seen. */
   private after: Cursor;
@@ -57,6 +62,7 @@ export class Subscription {
     this.id = spec.id;
     this.table = spec.table;
     this.sink = spec.sink;
+    this.filter = spec.filter;
     this.matcher = spec.matcher;
     this.after = spec.after;
     this.told = spec.after;
@@ -86,6 +92,11 @@ export class Subscription {
 
   get grant(): ReadGrant {
     return this.matcher.grant;
+  }
+
+  /** The filter compiled again, for the table's columns as they are now. */
+  refilter(filter: RowPredicate | null): void {
+    this.matcher = this.matcher.withFilter(filter);
   }
 
   /** A live change from the hub. */

@@ -13,6 +13,8 @@ import type { ReadRule } from './authorization.js';
 /** A column as filters see it: for a domain, `baseType` is the type underneath (what to_json writes). */
 export interface CatalogColumn extends TableColumn {
   readonly baseType: string;
+  /** For an enum (or a domain over one), its labels in the type's order; else null. */
+  readonly enumLabels: readonly string[] | null;
 }
 
 export interface ExposedTable {
@@ -30,7 +32,7 @@ interface CatalogRow {
   table_name: string | null;
   read_roles: string[] | null;
   owner_column: string | null;
-  columns: Array<TableColumn & { base_type: string }> | null;
+  columns: Array<TableColumn & { base_type: string; enum_labels: string[] | null }> | null;
   primary_key: string[] | null;
 }
 
@@ -67,14 +69,16 @@ export class TableCatalog extends EventEmitter<CatalogEvents> {
                     'name', a.attname,
                     'type', format_type(a.atttypid, a.atttypmod),
                     'nullable', not a.attnotnull,
-                    'base_type', (
-                      with recursive d(oid, typmod) as (
-                        select a.atttypid, a.atttypmod
-                        union all
-                        select t.typbasetype, t.typtypmod from d join pg_type t on t.oid = d.oid where t.typtype = 'd')
-                      select format_type(d.oid, d.typmod) from d join pg_type t on t.oid = d.oid where t.typtype <> 'd')
+                    'base_type', format_type(b.oid, b.typmod),
+                    'enum_labels', (select json_agg(l.enumlabel order by l.enumsortorder) from pg_enum l where l.enumtypid = b.oid)
                     ) order by a.attnum)
              from pg_attribute a
+             cross join lateral (
+               with recursive d(oid, typmod) as (
+                 select a.atttypid, a.atttypmod
+                 union all
+                 select t.typbasetype, t.typtypmod from d join pg_type t on t.oid = d.oid where t.typtype = 'd')
+               select d.oid, d.typmod from d join pg_type t on t.oid = d.oid where t.typtype <> 'd') b
             where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns,
           (select json_agg(a.attname order by array_position(i.indkey, a.attnum))
              from pg_index i
@@ -94,8 +98,8 @@ export class TableCatalog extends EventEmitter<CatalogEvents> {
       if (row.table_schema === null || row.table_name === null) continue;
       const key = `${row.table_schema}.${row.table_name}`;
       const rule = ruleOf(row);
-      const catalogColumns = (row.columns ?? []).map(({ base_type, ...column }) => ({ ...column, baseType: base_type }));
-      const columns = catalogColumns.map(({ baseType: _, ...column }) => column);
+      const catalogColumns = (row.columns ?? []).map(({ base_type, enum_labels, ...column }) => ({ ...column, baseType: base_type, enumLabels: enum_labels }));
+      const columns = catalogColumns.map(({ baseType: _, enumLabels: __, ...column }) => column);
       const info: TableInfo = {
         schema: row.table_schema,
         name: row.table_name,
