@@ -39,6 +39,28 @@ function readableCursor(url: string, headers: Record<string, string>): Promise<s
 
 const widen = (database: TestDatabase) => database.query("select rowcast.expose('public.orders', roles => array['admin', 'staff'])");
 
+/**
+ * RUNS times on one server with auth: the cursor staff may read from, the
+ * rule narrowed with a write, `check` on what staff gets, the rule widened.
+ */
+async function eachNarrowing(
+  database: TestDatabase,
+  check: (url: string, headers: Record<string, string>, before: string, run: number) => Promise<void>,
+): Promise<void> {
+  const server = await startTestServer(database.url, { jwt: { secret: SECRET } });
+  try {
+    const headers = bearer(await hmacToken({ sub: 's1', role: 'staff' }));
+    for (let run = 0; run < RUNS; run++) {
+      const before = await readableCursor(server.url, headers);
+      await narrowAndWrite(database, `secret-${run}`);
+      await check(server.url, headers, before, run);
+      await widen(database);
+    }
+  } finally {
+    await server.close();
+  }
+}
+
 test('a rule narrowed with a write in one transaction: live subscribers get forbidden, never the row', async ({ database }) => {
   const server = await startTestServer(database.url, { jwt: { secret: SECRET } });
   try {
@@ -74,48 +96,30 @@ test('a rule narrowed with a write in one transaction: live subscribers get forb
 });
 
 test('a rule narrowed with a write in one transaction: /changes right after answers 403, never the row', async ({ database }) => {
-  const server = await startTestServer(database.url, { jwt: { secret: SECRET } });
-  try {
-    const headers = bearer(await hmacToken({ sub: 's1', role: 'staff' }));
-    for (let run = 0; run < RUNS; run++) {
-      const before = await readableCursor(server.url, headers);
-      await narrowAndWrite(database, `secret-${run}`);
-      // Until a pass has placed the transaction, the log reads empty after `before`.
-      const res = await waitFor(
-        async () => {
-          const r = await getJson(`${server.url}/changes/orders?since=${before}`, headers);
-          return r.status === 200 && r.json.changes.length === 0 ? false : r;
-        },
-        { what: 'the write to be placed' },
-      );
-      expect(res.status, JSON.stringify(res.json)).toBe(403);
-      expect(JSON.stringify(res.json)).not.toContain('secret');
-      await widen(database);
-    }
-  } finally {
-    await server.close();
-  }
+  await eachNarrowing(database, async (url, headers, before) => {
+    // Until a pass has placed the transaction, the log reads empty after `before`.
+    const res = await waitFor(
+      async () => {
+        const r = await getJson(`${url}/changes/orders?since=${before}`, headers);
+        return r.status === 200 && r.json.changes.length === 0 ? false : r;
+      },
+      { what: 'the write to be placed' },
+    );
+    expect(res.status, JSON.stringify(res.json)).toBe(403);
+    expect(JSON.stringify(res.json)).not.toContain('secret');
+  });
 });
 
 test('a rule narrowed with a write in one transaction: an SSE resume right after is refused or ends with forbidden, never the row', async ({ database }) => {
-  const server = await startTestServer(database.url, { jwt: { secret: SECRET } });
-  try {
-    const headers = bearer(await hmacToken({ sub: 's1', role: 'staff' }));
-    for (let run = 0; run < RUNS; run++) {
-      const before = await readableCursor(server.url, headers);
-      await narrowAndWrite(database, `secret-${run}`);
-      // Depending on what the server has seen of the rule: 403 at once, or a stream the rule
-      // then ends. Never the row, and never a stream that ends without saying why.
-      const res = await fetch(`${server.url}/sse/orders?since=${before}`, { headers });
-      const text = await res.text();
-      expect(text).not.toContain('secret');
-      if (res.status !== 403) {
-        expect(res.status).toBe(200);
-        expect(text, `run ${run}`).toMatch(/event: error\ndata: \{"code":"forbidden"/);
-      }
-      await widen(database);
+  await eachNarrowing(database, async (url, headers, before, run) => {
+    // Depending on what the server has seen of the rule: 403 at once, or a stream the rule
+    // then ends. Never the row, and never a stream that ends without saying why.
+    const res = await fetch(`${url}/sse/orders?since=${before}`, { headers });
+    const text = await res.text();
+    expect(text).not.toContain('secret');
+    if (res.status !== 403) {
+      expect(res.status).toBe(200);
+      expect(text, `run ${run}`).toMatch(/event: error\ndata: \{"code":"forbidden"/);
     }
-  } finally {
-    await server.close();
-  }
+  });
 });
