@@ -178,6 +178,27 @@ describe('token expiry over the socket', () => {
     expect(Date.now()).toBeGreaterThanOrEqual((exp + 5) * 1000 - 1000);
   });
 
+  it('auth messages sent back to back apply in the order sent: the replies follow it, and the last token is the one in force', async ({ server }) => {
+    const start = nowSeconds();
+    for (let round = 0; round < 5; round++) {
+      const ws = await connectAs(server.url, await hmacToken({ sub: 'u1', role: 'admin' }));
+      // Verifications finish in any order (HMAC runs on libuv's thread pool); the last token may not read orders.
+      const tokens = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => hmacToken({ sub: 'u1', role: i === 19 ? 'user' : 'admin' }, { exp: start + 3600 + 20 * round + i })),
+      );
+      for (const token of tokens) ws.send({ type: 'auth', token });
+      await ws.waitFor((m) => ws.messages.filter((x) => x.type === 'authenticated').length === 20 && m.type === 'authenticated');
+      const exps = ws.messages.flatMap((m) => (m.type === 'authenticated' ? [m.exp] : []));
+      expect(exps, `round ${round}`).toEqual(Array.from({ length: 20 }, (_, i) => start + 3600 + 20 * round + i));
+      ws.send({ type: 'subscribe', id: 'o', table: 'orders' });
+      expect(await ws.waitFor((m) => (m.type === 'error' && m.ref === 'o') || (m.type === 'subscribed' && m.id === 'o')), `round ${round}`).toMatchObject({
+        type: 'error',
+        code: 'forbidden',
+      });
+      ws.close();
+    }
+  });
+
   it('a forged, expired or unsigned token in `auth` closes with 4401; a malformed auth message does not', async ({ server }) => {
     const good = await hmacToken({ sub: 'u1', role: 'user' });
     const invalid = [

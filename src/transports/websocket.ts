@@ -60,6 +60,8 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly bucket: TokenBucket;
   private expiryTimer: NodeJS.Timeout | null = null;
+  /** `auth` messages apply one after another: verifications finish in any order, the last one sent must win. */
+  private authenticating: Promise<void> = Promise.resolve();
   private closed = false;
   /** Whether the peer answered the last ping. */
   alive = true;
@@ -152,7 +154,7 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
         this.send(message.timestamp === undefined ? { type: 'pong' } : { type: 'pong', timestamp: message.timestamp });
         return;
       case 'auth':
-        void this.reauthenticate(message.token);
+        this.authenticating = this.authenticating.then(() => this.reauthenticate(message.token));
         return;
     }
   }
@@ -200,7 +202,9 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
 
   private async reauthenticate(token: string): Promise<void> {
     try {
-      this.principal = await this.deps.authenticator.authenticate(token);
+      const principal = await this.deps.authenticator.authenticate(token);
+      if (this.closed) return;
+      this.principal = principal;
       this.watchExpiry();
       // A new role may read less: subscriptions it no longer allows, set up or still being set up, end with `forbidden`.
       for (const subscription of [...this.subscriptions.values()]) this.deps.hub.reauthorize(subscription, this.principal);
