@@ -170,6 +170,16 @@ describe('times of day, uuids and character(n)', () => {
     expect(await refusal(rowcast, 'slots', 'tz=eq.10:00%2B0530:15')).toBe('400 filter on tz: "10:00+0530:15" is not a time with time zone');
     expect(await refusal(rowcast, 'slots', 'u=eq.a0eebc99')).toBe('400 filter on u: "a0eebc99" is not a uuid');
     expect(await refusal(rowcast, 'slots', 'u=eq.{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')).toBe('400 filter on u: "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" is not a uuid');
+    // Over SSE a 400 before streaming; over WebSocket invalid_message, and the socket goes on serving.
+    const sse = await fetch(`${rowcast.url}/sse/slots?c=eq.ab&t=gt.9am`);
+    expect(`${sse.status} ${((await sse.json()) as { error: { message: string } }).error.message}`).toBe('400 filter on t: "9am" is not a time without time zone');
+    const ws = await TestWsClient.connect(rowcast.url);
+    ws.send({ type: 'subscribe', id: 'bad', table: 'slots', filter: { u: 'in.(a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,oops)' } });
+    expect(await ws.waitFor((m) => m.type === 'error' && m.ref === 'bad')).toMatchObject({ code: 'invalid_message', message: 'filter on u: "oops" is not a uuid' });
+    await ws.subscribe({ id: 'good', table: 'slots', filter: { tz: 'gt.08:00Z' } });
+    await database.query("insert into slots (id, tz) values (5, '23:00-01')");
+    expect((await ws.waitForChanges(1, 'good'))[0]?.row.id).toBe(5);
+    ws.close();
   });
 });
 

@@ -123,3 +123,28 @@ test('a rule narrowed with a write in one transaction: an SSE resume right after
     }
   });
 });
+
+test('a token refreshed after the rule changed is judged by the rule as it is now, not as it was when the subscription began', async ({ database }) => {
+  const server = await startTestServer(database.url, { jwt: { secret: SECRET } });
+  try {
+    await database.query("select rowcast.expose('public.orders', roles => array['admin', 'staff', 'intern'])");
+    const intern = await hmacToken({ sub: 'i1', role: 'intern' });
+    const staff = await connectAs(server.url, await hmacToken({ sub: 's1', role: 'staff' }));
+    await waitFor(async () => (await getJson(`${server.url}/changes/orders`, bearer(intern))).status === 200, { what: 'interns to read orders' });
+    await staff.subscribe({ id: 'o', table: 'orders' });
+    // Narrowed: staff still reads all of orders, so the subscription goes on.
+    await database.query("select rowcast.expose('public.orders', roles => array['admin', 'staff'])");
+    await waitFor(async () => (await getJson(`${server.url}/changes/orders`, bearer(intern))).status === 403, { what: 'the narrowed rule to be served' });
+    staff.send({ type: 'auth', token: intern });
+    expect(await staff.waitFor((m) => (m.type === 'error' && m.ref === 'o') || m.type === 'authenticated')).toMatchObject({ type: 'error', code: 'forbidden' });
+    await staff.subscribe({ id: 'p', table: 'posts' });
+    await database.query("insert into orders (order_number) values ('for staff only')");
+    await database.query("insert into posts (title) values ('after')");
+    // Commit order: once the later post is here, the order would have been too.
+    await staff.waitForChanges(1, 'p');
+    expect(staff.changes('o')).toEqual([]);
+    staff.close();
+  } finally {
+    await server.close();
+  }
+});

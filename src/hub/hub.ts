@@ -165,7 +165,13 @@ export class Hub {
   reauthorize(subscription: Subscription, principal: Principal): void {
     if (!this.principals.has(subscription)) return;
     this.principals.set(subscription, principal);
-    this.recheck(subscription, subscription.table, principal);
+    // Judged by the rule as it is now: the table the subscription began with may carry an older one.
+    const table = this.options.catalog.get(subscription.table.key);
+    if (!table) {
+      subscription.end(new RowcastError('unknown_table', `table ${subscription.table.key} is no longer exposed`));
+      return;
+    }
+    this.recheck(subscription, table, principal);
   }
 
   /**
@@ -187,6 +193,7 @@ export class Hub {
           continue;
         }
         this.recheck(subscription, table, principal);
+        if (subscription.isClosed) continue;
         try {
           subscription.refilter(compileFilter(subscription.filter, table, this.rowValues));
         } catch (error) {
