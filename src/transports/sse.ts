@@ -17,6 +17,7 @@ import type { ConnectionRegistry, OpenConnection } from './connections.js';
 import { parseFeedQuery } from './feed-query.js';
 import { httpError } from './http-error.js';
 import { checkOrigin, type OriginPolicy } from './origin.js';
+import { TokenExpiryTimer } from './token-expiry.js';
 
 export interface SseDeps {
   hub: Hub;
@@ -36,7 +37,7 @@ class SseConnection implements SubscriptionSink, OpenConnection {
   private closed = false;
   /** Backlog replays waiting for the stream to drain. */
   private writers: Array<() => void> = [];
-  private expiryTimer: NodeJS.Timeout | null = null;
+  private readonly expiry = new TokenExpiryTimer(() => this.fail(new RowcastError('unauthorized', 'token expired')));
   /** Why the server ended the subscription, if it did before the stream was open. */
   failedEarly: RowcastError | null = null;
   private finish: () => void = () => {};
@@ -93,12 +94,7 @@ class SseConnection implements SubscriptionSink, OpenConnection {
 
   /** A stream does not outlive its token: past `exp` and the clock tolerance it ends with an `unauthorized` error event. */
   expireAt(endsAtMs: number | null): void {
-    if (endsAtMs === null) return;
-    this.expiryTimer = setTimeout(
-      () => this.fail(new RowcastError('unauthorized', 'token expired')),
-      Math.min(Math.max(0, endsAtMs - Date.now()), 2 ** 31 - 1),
-    );
-    this.expiryTimer.unref();
+    this.expiry.arm(endsAtMs);
   }
 
   private fail(error: RowcastError): void {
@@ -115,7 +111,7 @@ class SseConnection implements SubscriptionSink, OpenConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiry.disarm();
     this.wakeWriters();
     this.finish();
   }

@@ -28,6 +28,7 @@ import type { Authenticator } from './authenticate.js';
 import type { ConnectionRegistry, OpenConnection } from './connections.js';
 import type { OriginPolicy } from './origin.js';
 import { TokenBucket } from './token-bucket.js';
+import { TokenExpiryTimer } from './token-expiry.js';
 
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
 /** How often a paced backlog replay looks whether the socket drained. */
@@ -59,7 +60,8 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
    */
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly bucket: TokenBucket;
-  private expiryTimer: NodeJS.Timeout | null = null;
+  /** Closes the socket with 4401 when the token expires, unless refreshed before. */
+  private readonly expiry = new TokenExpiryTimer(() => this.close(CloseCode.unauthorized, 'token expired'));
   /** `auth` messages apply one after another: verifications finish in any order, the last one sent must win. */
   private authenticating: Promise<void> = Promise.resolve();
   private closed = false;
@@ -106,7 +108,7 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
       this.alive = true;
     });
     this.send({ type: 'welcome', connection_id: this.id, protocol: PROTOCOL_VERSION, heartbeat_ms: this.deps.heartbeatMs });
-    this.watchExpiry();
+    this.expiry.arm(this.principal.endsAtMs);
     this.deps.log.info({ connection: this.id, transport: 'ws', sub: this.principal.sub, role: this.principal.role }, 'client connected');
   }
 
@@ -205,23 +207,13 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
       const principal = await this.deps.authenticator.authenticate(token);
       if (this.closed) return;
       this.principal = principal;
-      this.watchExpiry();
+      this.expiry.arm(principal.endsAtMs);
       // A new role may read less: subscriptions it no longer allows, set up or still being set up, end with `forbidden`.
       for (const subscription of [...this.subscriptions.values()]) this.deps.hub.reauthorize(subscription, this.principal);
       this.send({ type: 'authenticated', exp: this.principal.exp });
     } catch {
       this.close(CloseCode.unauthorized, 'token invalid or expired');
     }
-  }
-
-  /** Closes the socket with 4401 when the token expires (past the clock tolerance), unless refreshed before. */
-  private watchExpiry(): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.expiryTimer = null;
-    if (this.principal.endsAtMs === null) return;
-    const ms = Math.max(0, this.principal.endsAtMs - Date.now());
-    this.expiryTimer = setTimeout(() => this.close(CloseCode.unauthorized, 'token expired'), Math.min(ms, 2 ** 31 - 1));
-    this.expiryTimer.unref();
   }
 
   deliver(change: Change, subscription: Subscription): void {
@@ -300,7 +292,7 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
     if (this.closed) return;
     this.deps.log.info({ connection: this.id, transport: 'ws', reason }, 'client disconnected');
     this.closed = true;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiry.disarm();
     for (const subscription of this.subscriptions.values()) this.deps.hub.unsubscribe(subscription);
     this.subscriptions.clear();
     this.deps.connections.delete(this);
