@@ -136,6 +136,35 @@ test('unsubscribing before the server confirmed leaves nothing behind on the ser
   await waitFor(async () => (await serverSubscriptions()) === 0, { what: 'none after close' });
 });
 
+test('a subscription the server ends is asked for again; refused then, the application hears it with its table', async ({ rowcast, database }) => {
+  const sent: Array<{ type: string; id?: string }> = [];
+  class RecordingWebSocket extends WebSocket {
+    override send(data: string): void {
+      sent.push(JSON.parse(data) as { type: string; id?: string });
+      super.send(data);
+    }
+  }
+  const client = createClient({ url: rowcast.url, WebSocket: RecordingWebSocket as unknown as typeof WebSocket });
+  const errors: RowcastClientError[] = [];
+  client.on('error', (error) => errors.push(error));
+  let subscribed = 0;
+  const orders: string[] = [];
+  client.subscribe('posts', { onSubscribed: () => (subscribed += 1) }, () => {});
+  client.subscribe('orders', { onSubscribed: () => (subscribed += 1) }, (c) => orders.push(c.row.order_number ?? ''));
+  await waitFor(() => subscribed === 2, { what: 'both subscriptions' });
+
+  await database.query("select rowcast.unexpose('posts')");
+  await waitFor(() => errors.length === 1, { what: 'the refusal' });
+  expect(errors[0]).toMatchObject({ code: 'unknown_table', table: 'posts' });
+  expect(sent.filter((m) => m.type === 'subscribe' && m.id === 's1')).toHaveLength(2);
+  expect(client.state.kind).toBe('open');
+  await database.query("insert into orders (order_number) values ('still-here')");
+  await waitFor(() => orders.length === 1, { what: 'the orders subscription to go on' });
+  expect(orders).toEqual(['still-here']);
+  expect(errors).toHaveLength(1);
+  client.close();
+});
+
 test('across a server restart, with writes going on, the handler sees every change once and in order', async ({ database }) => {
   let server = await startTestServer(database.url);
   const port = server.port;

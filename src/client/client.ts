@@ -26,7 +26,8 @@ import {
 } from './socket.js';
 import { Heartbeat } from './heartbeat.js';
 import { Listeners } from './listeners.js';
-import { ClientSubscription, type ChangeEvent, type SubscribeOptions } from './subscription.js';
+import type { ChangeEvent, SubscribeOptions } from './subscription.js';
+import { ClientSubscriptions } from './subscriptions.js';
 import type { RowcastTables } from './tables.js';
 import { canRefresh, resolveToken, tokenExpiry, TokenRefreshTimer, type TokenSource } from './token.js';
 
@@ -55,9 +56,8 @@ export class RowcastClient<Tables = RowcastTables> {
   private readonly endpoints: Endpoints;
   private readonly WebSocketImpl: WebSocketConstructor;
   private readonly backoff: BackoffOptions;
-  private readonly subscriptions = new Map<string, ClientSubscription>();
+  private readonly subscriptions = new ClientSubscriptions((message) => this.send(message));
   private readonly listeners = new Listeners<ClientEvents>();
-  private subscriptionCount = 0;
   private socket: WebSocketLike | null = null;
   /** The token the current connection was opened or last re-authenticated with. */
   private token: string | null = null;
@@ -92,25 +92,13 @@ export class RowcastClient<Tables = RowcastTables> {
     onChange: (change: ChangeEvent<Tables[K]>) => void,
   ): () => void {
     if (this.current.kind === 'closed') throw new Error('the client is closed');
-    this.subscriptionCount += 1;
-    const id = `s${this.subscriptionCount}`;
     // The server's rows are trusted to have the table's shape: that is what `rowcast types` describes.
-    const subscription = new ClientSubscription(id, table, options, onChange as (change: ChangeEvent) => void);
-    this.subscriptions.set(id, subscription);
-    if (this.welcomed) this.send(subscription.request());
-    return () => this.unsubscribe(subscription);
+    const subscription = this.subscriptions.add(table, options, onChange as (change: ChangeEvent) => void, this.welcomed);
+    return () => this.subscriptions.cancel(subscription);
   }
 
   close(): void {
     this.move({ type: 'close' });
-  }
-
-  private unsubscribe(subscription: ClientSubscription): void {
-    if (subscription.cancelled) return;
-    subscription.cancelled = true;
-    if (subscription.status === 'active') this.send({ type: 'unsubscribe', id: subscription.id });
-    // One still being set up is unsubscribed when the server confirms it.
-    if (subscription.status !== 'requested') this.subscriptions.delete(subscription.id);
   }
 
   private async connect(): Promise<void> {
@@ -152,30 +140,23 @@ export class RowcastClient<Tables = RowcastTables> {
       case 'welcome':
         this.welcome(message.connection_id, message.heartbeat_ms);
         return;
-      case 'subscribed': {
-        const subscription = this.subscriptions.get(message.id);
-        if (!subscription) return;
-        subscription.confirm(message.cursor);
-        if (subscription.cancelled) {
-          this.send({ type: 'unsubscribe', id: subscription.id });
-          this.subscriptions.delete(subscription.id);
-        }
+      case 'subscribed':
+        this.subscriptions.subscribed(message.id, message.cursor);
         return;
-      }
-      case 'change': {
-        const { type: _type, sub, ...change } = message;
-        this.subscriptions.get(sub)?.deliver(change);
+      case 'change':
+        this.subscriptions.change(message);
         return;
-      }
       case 'cursor':
-        this.subscriptions.get(message.sub)?.advance(message.cursor);
+        this.subscriptions.cursor(message.sub, message.cursor);
         return;
       case 'authenticated':
         this.scheduleRefresh(message.exp);
         return;
-      case 'error':
-        this.serverError(message.code, message.message, message.ref);
+      case 'error': {
+        const about = this.subscriptions.failed(message.ref);
+        if (about) this.listeners.emit('error', new RowcastClientError(message.code, message.message, about.table));
         return;
+      }
       case 'pong':
       case 'unsubscribed':
         return;
@@ -185,29 +166,10 @@ export class RowcastClient<Tables = RowcastTables> {
   private welcome(connectionId: string, heartbeatMs: number): void {
     this.welcomed = true;
     this.refreshedAfterRefusal = false;
-    for (const subscription of [...this.subscriptions.values()]) {
-      if (subscription.cancelled) this.subscriptions.delete(subscription.id);
-      else if (subscription.status === 'idle') this.send(subscription.request());
-    }
+    this.subscriptions.welcomed();
     this.move({ type: 'welcome', connectionId });
     this.startHeartbeat(heartbeatMs);
     this.scheduleRefresh(this.token === null ? null : tokenExpiry(this.token));
-  }
-
-  /**
-   * An error about a subscription: one the server ended while active (its rule
-   * changed, say) is asked for again from its cursor; one refused when asked
-   * ends, and the application hears why.
-   */
-  private serverError(code: string, text: string, ref: string | undefined): void {
-    const subscription = ref === undefined ? undefined : this.subscriptions.get(ref);
-    if (subscription && subscription.status === 'active' && !subscription.cancelled) {
-      this.send(subscription.request());
-      return;
-    }
-    if (subscription) this.subscriptions.delete(subscription.id);
-    if (subscription?.cancelled) return;
-    this.listeners.emit('error', new RowcastClientError(code, text, subscription?.table));
   }
 
   private dropped(code: number, reason: string): void {
@@ -215,7 +177,7 @@ export class RowcastClient<Tables = RowcastTables> {
     this.socket = null;
     this.welcomed = false;
     this.stopConnectionTimers();
-    for (const subscription of this.subscriptions.values()) subscription.disconnect();
+    this.subscriptions.disconnected();
     if (this.current.kind === 'closed') return;
     if (code === CloseCode.unauthorized) {
       this.tokenRefused(`the server closed the connection: ${reason || 'token expired or invalid'}`);
