@@ -4,10 +4,11 @@
  * PostgreSQL's order), real and double precision as the floats they are,
  * timestamps and times of day to the microsecond, uuids by their bytes,
  * text by code point (character(n) without its padding), enums in their
- * labels' order, json and arrays by their JSON text. Row values are what parseExactJson made of to_json's output.
+ * labels' order, intervals by their length, json and arrays by their JSON text. Row values are what parseExactJson made of to_json's output.
  */
 import { exactJsonText, parseExactJson } from '../capture/exact-json.js';
 import { compareNumeric, ExactNumber, floatOf, numericKey, numericOf, parseFloatValue, parseNumeric, type Numeric } from '../capture/exact-number.js';
+import { compareIntervals, parseInterval, type IntervalSpan } from './interval.js';
 import { compareInstants, instantKey, parseInstant, type Instant, type TimeType } from './instant.js';
 import { compareTimesOfDay, parseTimeOfDay, timeOfDayKey, type TimeOfDay } from './time-of-day.js';
 
@@ -66,6 +67,15 @@ const timeOfDay = (withZone: boolean): ColumnValues<TimeOfDay> => ({
   compare: compareTimesOfDay,
   key: timeOfDayKey,
 });
+
+const interval: ColumnValues<IntervalSpan> = {
+  memoAs: 'interval',
+  fromFilter: (text) => parseInterval(text),
+  // to_json writes in the writer's IntervalStyle, whichever it was.
+  fromRow: (value) => (typeof value === 'string' ? parseInterval(value, true) : undefined),
+  compare: compareIntervals,
+  key: (value) => value,
+};
 
 /** PostgreSQL's uuid input: optional braces, a hyphen optional after any four digits, either case. */
 const UUID = /^\{?[0-9a-f]{4}(?:-?[0-9a-f]{4}){7}\}?$/i;
@@ -168,6 +178,8 @@ export function columnValues(type: string, enumLabels: readonly string[] | null)
   if (TIME.test(type)) return untyped(time(type === 'date' ? 'date' : type.includes('without') ? 'timestamp' : 'timestamptz'));
   if (TIME_OF_DAY.test(type)) return untyped(timeOfDay(!type.includes('without')));
   if (type === 'uuid') return untyped(uuid);
+  // Not `interval(p)` or `interval day to second`: PostgreSQL rounds or truncates values cast to those.
+  if (type === 'interval') return untyped(interval);
   if (CHARACTER.test(type)) return untyped(paddedText);
   return untyped(text);
 }

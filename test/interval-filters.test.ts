@@ -1,0 +1,149 @@
+/**
+ * Interval filters compare as PostgreSQL compares intervals (README
+ * "Filters"): by length, a month as 30 days, whatever IntervalStyle the
+ * writer's session used for to_json. PostgreSQL is the oracle: each filter's
+ * rows are what `where d <op> $1::interval` selects, and Rowcast must deliver
+ * exactly those, live over WebSocket and on /changes.
+ */
+import type pg from 'pg';
+import { describe, expect, test } from './support/fixtures.js';
+import { getJson } from './support/tokens.js';
+import { waitFor } from './support/wait.js';
+import { TestWsClient } from './support/ws-client.js';
+
+/** Rows written in each IntervalStyle, each value in the style's own spelling as well as in others. */
+const ROWS: Array<[style: string, value: string | null]> = [
+  ['postgres', '1 mon'],
+  ['postgres', '30 days'],
+  ['postgres', '720:00:00'],
+  ['postgres', '1 day -02:00:00'],
+  ['postgres', '-1 days +02:00:00'],
+  ['postgres', '1.5 years'],
+  ['postgres', '0'],
+  ['postgres', '00:00:00.000001'],
+  ['postgres', '-00:00:00.000001'],
+  ['postgres', 'infinity'],
+  ['postgres', '-infinity'],
+  ['postgres', null],
+  ['postgres', '2147483647 days 2147483647 mons'],
+  ['postgres', '-178956970 years'],
+  ['postgres_verbose', '1 day -02:00:00'],
+  ['postgres_verbose', '-1 year -2 mons +3 days -04:05:06.789'],
+  ['postgres_verbose', '-0.5 sec'],
+  ['sql_standard', '-3 days -04:05:06'],
+  ['sql_standard', '1 year 2 mons'],
+  ['sql_standard', '-1 year -2 mons'],
+  ['sql_standard', '1 year -3 days 04:05:06'],
+  ['sql_standard', '-04:05:06'],
+  ['iso_8601', '1 year 2 mons -3 days 04:05:06.789'],
+  ['iso_8601', '-0.5 sec'],
+  ['iso_8601', '0'],
+];
+
+/** Filter values as a user writes them, read by PostgreSQL in its default style. */
+const VALUES = [
+  '30 days',
+  '1 mon',
+  'P1M',
+  '720 hours',
+  '0',
+  '@ 0',
+  '1 day ago',
+  '22:00:00',
+  '-22:00',
+  '1-6',
+  '18 mons',
+  '1.5 years',
+  '-3 4:05:06',
+  '1 microsecond',
+  '-1 us',
+  'infinity',
+  '-infinity',
+  'P-1Y-2M3DT-4H-5M-6.789S',
+  '1 year 2 mons -3 days 4 hours 5 mins 6.789 secs',
+  '-0.5 seconds',
+  '2 weeks 3.5 days',
+];
+const OPS = ['eq', 'neq', 'lt', 'lte', 'gt', 'gte'] as const;
+const SQL_OP: Record<(typeof OPS)[number], string> = { eq: '=', neq: '<>', lt: '<', lte: '<=', gt: '>', gte: '>=' };
+
+/** Each row from a session set to its style, so to_json writes the value in that style. */
+async function writeRows(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    for (const [style, value] of ROWS) {
+      await client.query(`set intervalstyle = ${style}`);
+      await client.query('insert into spans (d) values ($1::interval)', [value]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+async function oracle(database: { query(text: string, values?: unknown[]): Promise<{ rows: Array<{ id: number }> }> }, condition: string, value: unknown): Promise<number[]> {
+  const { rows } = await database.query(`select id from spans where ${condition} order by id`, [value]);
+  return rows.map((r) => r.id);
+}
+
+describe('interval filters', () => {
+  test('every comparison selects what PostgreSQL selects, rows written in all four IntervalStyles', { timeout: 60_000 }, async ({ rowcast, database }) => {
+    await database.query('create table spans (id serial primary key, d interval)');
+    await database.query("select rowcast.expose('public.spans')");
+    await waitFor(async () => (await getJson(`${rowcast.url}/tables`)).json?.tables?.some((t: { name: string }) => t.name === 'spans'), { what: 'spans to be served' });
+
+    const cases: Array<{ filter: string; sql: string; value: unknown }> = [];
+    for (const value of VALUES) for (const op of OPS) cases.push({ filter: `${op}.${value}`, sql: `d ${SQL_OP[op]} $1::interval`, value });
+    cases.push({ filter: 'in.(30 days,1 day ago,infinity)', sql: 'd = any($1::interval[])', value: ['30 days', '1 day ago', 'infinity'] });
+    cases.push({ filter: 'is.null', sql: 'd is null and $1::int is null', value: null });
+
+    // Live: a subscription per case, at most 99 per connection (the limit is 100), each connection with an
+    // unfiltered one: once that has the last row, every case on its connection has had its rows (in order).
+    const connections: Array<{ ws: TestWsClient; first: number }> = [];
+    let since = '';
+    for (let first = 0; first < cases.length; first += 99) {
+      const ws = await TestWsClient.connect(rowcast.url);
+      since ||= await ws.subscribe({ id: 'all', table: 'spans' });
+      if (first > 0) await ws.subscribe({ id: 'all', table: 'spans', since });
+      for (let i = first; i < Math.min(first + 99, cases.length); i++) {
+        await ws.subscribe({ id: `c${i}`, table: 'spans', filter: { d: cases[i]!.filter }, ...(first > 0 ? { since } : {}) });
+      }
+      connections.push({ ws, first });
+    }
+    await writeRows(database.pool);
+    await database.query("insert into spans (d) values ('5 centuries')");
+    const last = (await oracle(database, 'd = $1::interval', '5 centuries'))[0];
+    for (const { ws } of connections) await ws.waitFor((m) => m.type === 'change' && m.sub === 'all' && m.row.id === last);
+    const liveIds = (i: number) => connections[Math.floor(i / 99)]!.ws.changes(`c${i}`).map((c) => c.row.id as number);
+
+    const got: Record<string, { live: number[]; polled: number[] }> = {};
+    const want: Record<string, { live: number[]; polled: number[] }> = {};
+    for (const [i, { filter, sql, value }] of cases.entries()) {
+      const ids = await oracle(database, sql, value);
+      const polled = await getJson(`${rowcast.url}/changes/spans?since=${since}&d=${encodeURIComponent(filter)}`);
+      expect(polled.status, filter).toBe(200);
+      got[filter] = { live: liveIds(i), polled: polled.json.changes.map((c: { row: { id: number } }) => c.row.id) };
+      want[filter] = { live: ids, polled: ids };
+    }
+    expect(got).toEqual(want);
+    // The oracle is not vacuous: the values tell the rows apart.
+    expect(new Set(Object.values(want).map((w) => w.live.join(','))).size).toBeGreaterThan(20);
+    for (const { ws } of connections) ws.close();
+  });
+
+  test('a value PostgreSQL does not read as an interval is refused, over HTTP and WebSocket', async ({ rowcast, database }) => {
+    await database.query('create table spans (id serial primary key, d interval)');
+    await database.query("select rowcast.expose('public.spans')");
+    await waitFor(async () => (await getJson(`${rowcast.url}/tables`)).json?.tables?.some((t: { name: string }) => t.name === 'spans'), { what: 'spans to be served' });
+    const refused = ['soon', '1 hour 2 hours', '1:60', '2 ago', '2147483648 days', '1 day ago ago', 'P1D2H', '1.5 sec 5 ms'];
+    for (const value of refused) {
+      await expect(database.query('select $1::interval', [value]), value).rejects.toThrow();
+      const { status } = await getJson(`${rowcast.url}/changes/spans?d=${encodeURIComponent(`eq.${value}`)}`);
+      expect(status, value).toBe(400);
+    }
+    const ws = await TestWsClient.connect(rowcast.url);
+    ws.send({ type: 'subscribe', id: 'bad', table: 'spans', filter: { d: 'gt.1 hour 2 hours' } });
+    const error = await ws.waitFor((m) => m.type === 'error' && m.ref === 'bad');
+    expect(error).toMatchObject({ code: 'invalid_message' });
+    ws.close();
+  });
+});
