@@ -73,6 +73,30 @@ describe('numbers', () => {
     ]);
   });
 
+  test('the frames carry what to_json wrote, digit for digit: WebSocket, SSE and /changes', async ({ rowcast, database }) => {
+    await expose(rowcast, database, 'create table measures (id int primary key, big bigint, num numeric)', 'measures');
+    const ws = await TestWsClient.connect(rowcast.url);
+    const frames: string[] = [];
+    ws.socket.on('message', (data) => frames.push(data.toString()));
+    const since = await ws.subscribe({ id: 'm', table: 'measures' });
+    const sse = await fetch(`${rowcast.url}/sse/measures?since=${since}`);
+    await database.query('insert into measures values (1, 9223372036854775807, 0.10000000000000000000000000000000000001)');
+    const exact = '"big":9223372036854775807,"num":0.10000000000000000000000000000000000001';
+    await waitFor(() => frames.some((f) => f.includes('"type":"change"')), { what: 'the change frame' });
+    expect(frames.find((f) => f.includes('"type":"change"'))).toContain(exact);
+    const polled = await (await fetch(`${rowcast.url}/changes/measures?since=${since}`)).text();
+    expect(polled).toContain(exact);
+    const reader = sse.body!.getReader();
+    let streamed = '';
+    await waitFor(async () => {
+      streamed += new TextDecoder().decode((await reader.read()).value);
+      return streamed.includes('event: change');
+    }, { what: 'the SSE change event' });
+    expect(streamed).toContain(exact);
+    await reader.cancel();
+    ws.close();
+  });
+
   test('NaN and ±Infinity (strings in the row JSON) take part in numeric order as in PostgreSQL', async ({ rowcast, database }) => {
     await expose(rowcast, database, 'create table measures (id int primary key, num numeric, dbl double precision, flt real)', 'measures');
     await expectMatches(rowcast, database, 'measures', `insert into measures values
