@@ -38,6 +38,10 @@ const ROWS: Array<[style: string, value: string | null]> = [
   ['iso_8601', '1 year 2 mons -3 days 04:05:06.789'],
   ['iso_8601', '-0.5 sec'],
   ['iso_8601', '0'],
+  ['postgres', '1.234 sec'],
+  ['postgres', '1.2349 sec'],
+  ['postgres', '-0.005 sec'],
+  ['iso_8601', '1.235 sec'],
 ];
 
 /** Filter values as a user writes them, read by PostgreSQL in its default style. */
@@ -87,14 +91,18 @@ async function oracle(database: { query(text: string, values?: unknown[]): Promi
 
 describe('interval filters', () => {
   test('every comparison selects what PostgreSQL selects, rows written in all four IntervalStyles', { timeout: 60_000 }, async ({ rowcast, database }) => {
-    await database.query('create table spans (id serial primary key, d interval)');
+    await database.query('create table spans (id serial primary key, d interval, dp interval(2) generated always as (d) stored)');
     await database.query("select rowcast.expose('public.spans')");
     await waitFor(async () => (await getJson(`${rowcast.url}/tables`)).json?.tables?.some((t: { name: string }) => t.name === 'spans'), { what: 'spans to be served' });
 
-    const cases: Array<{ filter: string; sql: string; value: unknown }> = [];
+    const cases: Array<{ column?: string; filter: string; sql: string; value: unknown }> = [];
     for (const value of VALUES) for (const op of OPS) cases.push({ filter: `${op}.${value}`, sql: `d ${SQL_OP[op]} $1::interval`, value });
     cases.push({ filter: 'in.(30 days,1 day ago,infinity)', sql: 'd = any($1::interval[])', value: ['30 days', '1 day ago', 'infinity'] });
     cases.push({ filter: 'is.null', sql: 'd is null and $1::int is null', value: null });
+    // interval(2): a filter value is cast to the column's type, so rounded to hundredths of a second.
+    for (const value of ['1.234 sec', '1.235 sec', '-0.005 sec', '1.23 sec']) {
+      for (const op of ['eq', 'lt', 'gte'] as const) cases.push({ column: 'dp', filter: `${op}.${value}`, sql: `dp ${SQL_OP[op]} $1::interval(2)`, value });
+    }
 
     // Live: a subscription per case, at most 99 per connection (the limit is 100), each connection with an
     // unfiltered one: once that has the last row, every case on its connection has had its rows (in order).
@@ -105,7 +113,7 @@ describe('interval filters', () => {
       since ||= await ws.subscribe({ id: 'all', table: 'spans' });
       if (first > 0) await ws.subscribe({ id: 'all', table: 'spans', since });
       for (let i = first; i < Math.min(first + 99, cases.length); i++) {
-        await ws.subscribe({ id: `c${i}`, table: 'spans', filter: { d: cases[i]!.filter }, ...(first > 0 ? { since } : {}) });
+        await ws.subscribe({ id: `c${i}`, table: 'spans', filter: { [cases[i]!.column ?? 'd']: cases[i]!.filter }, ...(first > 0 ? { since } : {}) });
       }
       connections.push({ ws, first });
     }
@@ -117,12 +125,12 @@ describe('interval filters', () => {
 
     const got: Record<string, { live: number[]; polled: number[] }> = {};
     const want: Record<string, { live: number[]; polled: number[] }> = {};
-    for (const [i, { filter, sql, value }] of cases.entries()) {
+    for (const [i, { column = 'd', filter, sql, value }] of cases.entries()) {
       const ids = await oracle(database, sql, value);
-      const polled = await getJson(`${rowcast.url}/changes/spans?since=${since}&d=${encodeURIComponent(filter)}`);
+      const polled = await getJson(`${rowcast.url}/changes/spans?since=${since}&${column}=${encodeURIComponent(filter)}`);
       expect(polled.status, filter).toBe(200);
-      got[filter] = { live: liveIds(i), polled: polled.json.changes.map((c: { row: { id: number } }) => c.row.id) };
-      want[filter] = { live: ids, polled: ids };
+      got[`${column}=${filter}`] = { live: liveIds(i), polled: polled.json.changes.map((c: { row: { id: number } }) => c.row.id) };
+      want[`${column}=${filter}`] = { live: ids, polled: ids };
     }
     expect(got).toEqual(want);
     // The oracle is not vacuous: the values tell the rows apart.

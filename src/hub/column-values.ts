@@ -68,14 +68,15 @@ const timeOfDay = (withZone: boolean): ColumnValues<TimeOfDay> => ({
   key: timeOfDayKey,
 });
 
-const interval: ColumnValues<IntervalSpan> = {
+/** `precision`: the p of a column declared interval(p), which PostgreSQL rounds a cast value to. */
+const interval = (precision: number | null): ColumnValues<IntervalSpan> => ({
   memoAs: 'interval',
-  fromFilter: (text) => parseInterval(text),
-  // to_json writes in the writer's IntervalStyle, whichever it was.
-  fromRow: (value) => (typeof value === 'string' ? parseInterval(value, true) : undefined),
+  fromFilter: (text) => parseInterval(text, { precision }),
+  // to_json writes in the writer's IntervalStyle, whichever it was; stored values are already rounded.
+  fromRow: (value) => (typeof value === 'string' ? parseInterval(value, { row: true }) : undefined),
   compare: compareIntervals,
   key: (value) => value,
-};
+});
 
 /** PostgreSQL's uuid input: optional braces, a hyphen optional after any four digits, either case. */
 const UUID = /^\{?[0-9a-f]{4}(?:-?[0-9a-f]{4}){7}\}?$/i;
@@ -159,6 +160,7 @@ const json: ColumnValues<string> = {
 const INTEGER_OR_NUMERIC = /^(smallint|integer|bigint|numeric)(\(\d+(,\s*-?\d+)?\))?$/;
 const TIME = /^(timestamp(\(\d\))? with(out)? time zone|date)$/;
 const TIME_OF_DAY = /^time(\(\d\))? with(out)? time zone$/;
+const INTERVAL = /^interval(?:\((\d)\))?$/;
 const CHARACTER = /^(character(\(\d+\))?|bpchar)$/;
 
 /** The filter only hands a type's values back to the same type's functions. */
@@ -178,8 +180,9 @@ export function columnValues(type: string, enumLabels: readonly string[] | null)
   if (TIME.test(type)) return untyped(time(type === 'date' ? 'date' : type.includes('without') ? 'timestamp' : 'timestamptz'));
   if (TIME_OF_DAY.test(type)) return untyped(timeOfDay(!type.includes('without')));
   if (type === 'uuid') return untyped(uuid);
-  // Not `interval(p)` or `interval day to second`: PostgreSQL rounds or truncates values cast to those.
-  if (type === 'interval') return untyped(interval);
+  // Not `interval day to second` and the like: what a cast to those keeps depends on the fields.
+  const intervalType = INTERVAL.exec(type);
+  if (intervalType) return untyped(interval(intervalType[1] === undefined ? null : Number(intervalType[1])));
   if (CHARACTER.test(type)) return untyped(paddedText);
   return untyped(text);
 }
