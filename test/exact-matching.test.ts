@@ -122,7 +122,9 @@ describe('numbers', () => {
   test('a filter value out of a type is refused with 400, in plain English', async ({ rowcast, database }) => {
     await expose(rowcast, database, 'create table measures (id int primary key, n integer, num numeric, dbl double precision, at timestamptz, nums integer[])', 'measures');
     expect(await refusal(rowcast, 'measures', 'n=eq.x')).toBe('400 filter on n: "x" is not an integer');
-    expect(await refusal(rowcast, 'measures', 'num=eq.nan')).toBe('400 filter on num: "nan" is not a numeric');
+    expect(await refusal(rowcast, 'measures', 'num=eq.nana')).toBe('400 filter on num: "nana" is not a numeric');
+    expect(await refusal(rowcast, 'measures', 'n=eq.1.5')).toBe('400 filter on n: "1.5" is not an integer');
+    expect(await refusal(rowcast, 'measures', 'n=eq.2147483648')).toBe('400 filter on n: "2147483648" is not an integer');
     expect(await refusal(rowcast, 'measures', 'dbl=gt.1e400')).toBe('400 filter on dbl: "1e400" is not a double precision');
     // Names an object inherits are no special values.
     expect(await refusal(rowcast, 'measures', 'num=eq.__proto__')).toBe('400 filter on num: "__proto__" is not a numeric');

@@ -9,6 +9,7 @@ import type pg from 'pg';
 import { describe, expect, test } from './support/fixtures.js';
 import { getJson } from './support/tokens.js';
 import { waitFor } from './support/wait.js';
+import { FilterProbe } from './support/filter-probe.js';
 import { TestWsClient } from './support/ws-client.js';
 
 /** Rows written in each IntervalStyle, each value in the style's own spelling as well as in others. */
@@ -42,6 +43,8 @@ const ROWS: Array<[style: string, value: string | null]> = [
   ['postgres', '1.2349 sec'],
   ['postgres', '-0.005 sec'],
   ['iso_8601', '1.235 sec'],
+  ['postgres', '5 minutes 3 seconds'],
+  ['postgres', '5 seconds'],
 ];
 
 /** Filter values as a user writes them, read by PostgreSQL in its default style. */
@@ -91,7 +94,7 @@ async function oracle(database: { query(text: string, values?: unknown[]): Promi
 
 describe('interval filters', () => {
   test('every comparison selects what PostgreSQL selects, rows written in all four IntervalStyles', { timeout: 60_000 }, async ({ rowcast, database }) => {
-    await database.query('create table spans (id serial primary key, d interval, dp interval(2) generated always as (d) stored)');
+    await database.query('create table spans (id serial primary key, d interval, dp interval(2) generated always as (d) stored, dm interval minute generated always as (d) stored)');
     await database.query("select rowcast.expose('public.spans')");
     await waitFor(async () => (await getJson(`${rowcast.url}/tables`)).json?.tables?.some((t: { name: string }) => t.name === 'spans'), { what: 'spans to be served' });
 
@@ -99,43 +102,30 @@ describe('interval filters', () => {
     for (const value of VALUES) for (const op of OPS) cases.push({ filter: `${op}.${value}`, sql: `d ${SQL_OP[op]} $1::interval`, value });
     cases.push({ filter: 'in.(30 days,1 day ago,infinity)', sql: 'd = any($1::interval[])', value: ['30 days', '1 day ago', 'infinity'] });
     cases.push({ filter: 'is.null', sql: 'd is null and $1::int is null', value: null });
-    // interval(2): a filter value is cast to the column's type, so rounded to hundredths of a second.
-    for (const value of ['1.234 sec', '1.235 sec', '-0.005 sec', '1.23 sec']) {
-      for (const op of ['eq', 'lt', 'gte'] as const) cases.push({ column: 'dp', filter: `${op}.${value}`, sql: `dp ${SQL_OP[op]} $1::interval(2)`, value });
+    // interval(2) and interval minute: stored values are rounded or cut to the modifier, a compared value is not
+    // (PostgreSQL types the literal of `dp = '1.234 sec'` as interval); so '5' is 5 seconds, not 5 minutes.
+    for (const value of ['1.234 sec', '1.23 sec', '-0.005 sec', '-0.01 sec', '5', '5 minutes']) {
+      for (const op of ['eq', 'lt', 'gte'] as const) {
+        for (const column of ['dp', 'dm']) cases.push({ column, filter: `${op}.${value}`, sql: `${column} ${SQL_OP[op]} $1::interval`, value });
+      }
     }
 
-    // Live: a subscription per case, at most 99 per connection (the limit is 100), each connection with an
-    // unfiltered one: once that has the last row, every case on its connection has had its rows (in order).
-    const connections: Array<{ ws: TestWsClient; first: number }> = [];
-    let since = '';
-    for (let first = 0; first < cases.length; first += 99) {
-      const ws = await TestWsClient.connect(rowcast.url);
-      since ||= await ws.subscribe({ id: 'all', table: 'spans' });
-      if (first > 0) await ws.subscribe({ id: 'all', table: 'spans', since });
-      for (let i = first; i < Math.min(first + 99, cases.length); i++) {
-        await ws.subscribe({ id: `c${i}`, table: 'spans', filter: { [cases[i]!.column ?? 'd']: cases[i]!.filter }, ...(first > 0 ? { since } : {}) });
-      }
-      connections.push({ ws, first });
-    }
+    const probe = await FilterProbe.open(rowcast.url, 'spans', cases.map(({ column = 'd', filter }) => ({ [column]: filter })));
     await writeRows(database.pool);
     await database.query("insert into spans (d) values ('5 centuries')");
-    const last = (await oracle(database, 'd = $1::interval', '5 centuries'))[0];
-    for (const { ws } of connections) await ws.waitFor((m) => m.type === 'change' && m.sub === 'all' && m.row.id === last);
-    const liveIds = (i: number) => connections[Math.floor(i / 99)]!.ws.changes(`c${i}`).map((c) => c.row.id as number);
+    await probe.waitForRow((await oracle(database, 'd = $1::interval', '5 centuries'))[0]);
 
-    const got: Record<string, { live: number[]; polled: number[] }> = {};
-    const want: Record<string, { live: number[]; polled: number[] }> = {};
+    const got: Record<string, { live: unknown[]; polled: unknown[] }> = {};
+    const want: Record<string, { live: unknown[]; polled: unknown[] }> = {};
     for (const [i, { column = 'd', filter, sql, value }] of cases.entries()) {
       const ids = await oracle(database, sql, value);
-      const polled = await getJson(`${rowcast.url}/changes/spans?since=${since}&${column}=${encodeURIComponent(filter)}`);
-      expect(polled.status, filter).toBe(200);
-      got[`${column}=${filter}`] = { live: liveIds(i), polled: polled.json.changes.map((c: { row: { id: number } }) => c.row.id) };
+      got[`${column}=${filter}`] = { live: probe.live(i), polled: await probe.polled({ [column]: filter }) };
       want[`${column}=${filter}`] = { live: ids, polled: ids };
     }
     expect(got).toEqual(want);
     // The oracle is not vacuous: the values tell the rows apart.
     expect(new Set(Object.values(want).map((w) => w.live.join(','))).size).toBeGreaterThan(20);
-    for (const { ws } of connections) ws.close();
+    probe.close();
   });
 
   test('a value PostgreSQL does not read as an interval is refused, over HTTP and WebSocket', async ({ rowcast, database }) => {

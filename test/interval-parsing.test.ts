@@ -15,8 +15,8 @@ const LENGTH = `case when i = 'infinity' then 'infinity' when i = '-infinity' th
   ((extract(year from i) * 12 + extract(month from i)) * 30 * 86400000000 + extract(day from i) * 86400000000
    + extract(hour from i) * 3600000000 + extract(minute from i) * 60000000 + extract(microseconds from i))::numeric::text end`;
 
-const ours = (text: string, row = false, precision: number | null = null): string | undefined => {
-  const span = parseInterval(text, { row, precision });
+const ours = (text: string, row = false): string | undefined => {
+  const span = parseInterval(text, row);
   return span === undefined ? undefined : span === INFINITY ? 'infinity' : span === -INFINITY ? '-infinity' : span.toString();
 };
 
@@ -97,13 +97,6 @@ test('filter values: the same length as PostgreSQL gives them, or refused as Pos
   expect(differences).toEqual([]);
   // Both outcomes are exercised: many inputs are intervals, many are not.
   expect(read).toBeGreaterThan(1000);
-  // A column declared interval(p): the cast rounds fractional seconds to p digits, halves away from zero.
-  for (const precision of [0, 1, 2, 3, 4, 5, 6]) {
-    for (const text of ['1.5 sec', '-1.5 sec', '2.5 sec', '0.123456 sec', '-0.000051 sec', '1 day 23:59:59.999999', '1.4999999 sec', 'P1DT0.55S', '1.75 days', '-1:00:00.45']) {
-      const postgres = (await database.query<{ s: string }>(`select ${LENGTH} as s from (select $1::interval(${precision}) as i) x`, [text])).rows[0]!.s;
-      expect(ours(text, false, precision), `${text} as interval(${precision})`).toBe(postgres);
-    }
-  }
   for (const text of REFUSED_HERE) {
     expect(await lengthInPostgres(text), text).toBeDefined();
     expect(ours(text), text).toBeUndefined();

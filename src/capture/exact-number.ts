@@ -92,10 +92,48 @@ const SPECIAL = new Map([
   ['-Infinity', -Infinity],
 ]);
 
-/** A filter value of a numeric column: a decimal literal (spaces around allowed), NaN, Infinity or -Infinity. */
+/** The special values as PostgreSQL reads them in a literal: any case, and `inf` for infinity. */
+const SPECIAL_INPUT = new Map([
+  ['nan', NaN],
+  ['infinity', Infinity],
+  ['+infinity', Infinity],
+  ['-infinity', -Infinity],
+  ['inf', Infinity],
+  ['+inf', Infinity],
+  ['-inf', -Infinity],
+]);
+
+/**
+ * PostgreSQL's integer input: decimal, or 0x / 0o / 0b, an underscore allowed
+ * between digits and after the prefix, a sign, spaces around.
+ */
+const INTEGER_LITERAL = /^\s*([+-]?)(0x(?:_?[\da-f])+|0o(?:_?[0-7])+|0b(?:_?[01])+|\d(?:_?\d)*)\s*$/i;
+/** A decimal literal with underscores between its digits ('1_000.000_5', '1e1_0'). */
+const GROUPED_DECIMAL = /^[+-]?(?:\d(?:_?\d)*)?(?:\.(?:\d(?:_?\d)*)?)?(?:e[+-]?\d(?:_?\d)*)?$/i;
+
+/** An integer literal as PostgreSQL's integer types read it, or undefined. */
+export function integerLiteral(text: string): bigint | undefined {
+  const m = INTEGER_LITERAL.exec(text);
+  if (!m) return undefined;
+  const magnitude = BigInt(m[2]!.replace(/_/g, ''));
+  return m[1] === '-' ? -magnitude : magnitude;
+}
+
+/**
+ * A filter value of a numeric column, as numeric's input reads it: a decimal
+ * literal (digits grouped by underscores, spaces around), an integer in 0x /
+ * 0o / 0b, NaN or ±Infinity in any case, `inf`.
+ */
 export function parseNumeric(text: string): Numeric | undefined {
   const trimmed = text.trim();
-  return SPECIAL.get(trimmed) ?? exactNumber(trimmed);
+  const special = SPECIAL_INPUT.get(trimmed.toLowerCase());
+  if (special !== undefined) return special;
+  if (/^[+-]?0[xob]/i.test(trimmed)) {
+    const integer = integerLiteral(trimmed);
+    return integer === undefined ? undefined : exactNumber(integer.toString());
+  }
+  if (trimmed.includes('_')) return GROUPED_DECIMAL.test(trimmed) ? exactNumber(trimmed.replace(/_/g, '')) : undefined;
+  return exactNumber(trimmed);
 }
 
 /** A row value of a numeric column as to_json writes it; NaN and ±Infinity arrive as strings. */
@@ -111,7 +149,7 @@ export function numericOf(value: unknown): Numeric | undefined {
  */
 export function parseFloatValue(text: string, single: boolean): number | undefined {
   const trimmed = text.trim();
-  const special = SPECIAL.get(trimmed);
+  const special = SPECIAL_INPUT.get(trimmed.toLowerCase());
   if (special !== undefined) return special;
   const parts = decimalParts(trimmed);
   if (parts === undefined) return undefined;

@@ -7,7 +7,7 @@
  * labels' order, intervals by their length, json and arrays by their JSON text. Row values are what parseExactJson made of to_json's output.
  */
 import { exactJsonText, parseExactJson } from '../capture/exact-json.js';
-import { compareNumeric, ExactNumber, floatOf, numericKey, numericOf, parseFloatValue, parseNumeric, type Numeric } from '../capture/exact-number.js';
+import { compareNumeric, ExactNumber, floatOf, integerLiteral, numericKey, numericOf, parseFloatValue, parseNumeric, type Numeric } from '../capture/exact-number.js';
 import { compareIntervals, parseInterval, type IntervalSpan } from './interval.js';
 import { compareInstants, instantKey, parseInstant, type Instant, type TimeType } from './instant.js';
 import { compareTimesOfDay, parseTimeOfDay, timeOfDayKey, type TimeOfDay } from './time-of-day.js';
@@ -35,6 +35,18 @@ const exact: ColumnValues<Numeric> = {
   compare: compareNumeric,
   key: numericKey,
 };
+
+/** smallint, integer or bigint: a value that is no integer or out of the type's range is refused, as its cast refuses it. */
+function integerValues(bits: 16 | 32 | 64): ColumnValues<Numeric> {
+  const limit = 2n ** BigInt(bits - 1);
+  return {
+    ...exact,
+    fromFilter: (text) => {
+      const value = integerLiteral(text);
+      return value === undefined || value < -limit || value >= limit ? undefined : parseNumeric(value.toString());
+    },
+  };
+}
 
 const float = (single: boolean): ColumnValues<number> => ({
   memoAs: null,
@@ -68,15 +80,14 @@ const timeOfDay = (withZone: boolean): ColumnValues<TimeOfDay> => ({
   key: timeOfDayKey,
 });
 
-/** `precision`: the p of a column declared interval(p), which PostgreSQL rounds a cast value to. */
-const interval = (precision: number | null): ColumnValues<IntervalSpan> => ({
+const interval: ColumnValues<IntervalSpan> = {
   memoAs: 'interval',
-  fromFilter: (text) => parseInterval(text, { precision }),
-  // to_json writes in the writer's IntervalStyle, whichever it was; stored values are already rounded.
-  fromRow: (value) => (typeof value === 'string' ? parseInterval(value, { row: true }) : undefined),
+  fromFilter: (text) => parseInterval(text),
+  // to_json writes in the writer's IntervalStyle, whichever it was.
+  fromRow: (value) => (typeof value === 'string' ? parseInterval(value, true) : undefined),
   compare: compareIntervals,
   key: (value) => value,
-});
+};
 
 /** PostgreSQL's uuid input: optional braces, a hyphen optional after any four digits, either case. */
 const UUID = /^\{?[0-9a-f]{4}(?:-?[0-9a-f]{4}){7}\}?$/i;
@@ -157,10 +168,12 @@ const json: ColumnValues<string> = {
   key: (value) => value,
 };
 
-const INTEGER_OR_NUMERIC = /^(smallint|integer|bigint|numeric)(\(\d+(,\s*-?\d+)?\))?$/;
+const INTEGER_BITS: Record<string, 16 | 32 | 64> = { smallint: 16, integer: 32, bigint: 64 };
+const NUMERIC = /^numeric(\(\d+(,\s*-?\d+)?\))?$/;
 const TIME = /^(timestamp(\(\d\))? with(out)? time zone|date)$/;
 const TIME_OF_DAY = /^time(\(\d\))? with(out)? time zone$/;
-const INTERVAL = /^interval(?:\((\d)\))?$/;
+/** interval(p), interval day to second…: a value compared with one is no interval(p) (PostgreSQL types `col = 'v'`'s literal without the modifier). */
+const INTERVAL = /^interval\b/;
 const CHARACTER = /^(character(\(\d+\))?|bpchar)$/;
 
 /** The filter only hands a type's values back to the same type's functions. */
@@ -174,15 +187,15 @@ export function columnValues(type: string, enumLabels: readonly string[] | null)
   if (enumLabels !== null) return untyped(enumValues(enumLabels));
   // Arrays first: integer[] is an array, not an integer.
   if (type.endsWith('[]') || type === 'json' || type === 'jsonb') return untyped(json);
-  if (INTEGER_OR_NUMERIC.test(type)) return untyped(exact);
+  const bits = Object.hasOwn(INTEGER_BITS, type) ? INTEGER_BITS[type] : undefined;
+  if (bits !== undefined) return untyped(integerValues(bits));
+  if (NUMERIC.test(type)) return untyped(exact);
   if (type === 'real' || type === 'double precision') return untyped(float(type === 'real'));
   if (type === 'boolean') return untyped(boolean);
   if (TIME.test(type)) return untyped(time(type === 'date' ? 'date' : type.includes('without') ? 'timestamp' : 'timestamptz'));
   if (TIME_OF_DAY.test(type)) return untyped(timeOfDay(!type.includes('without')));
   if (type === 'uuid') return untyped(uuid);
-  // Not `interval day to second` and the like: what a cast to those keeps depends on the fields.
-  const intervalType = INTERVAL.exec(type);
-  if (intervalType) return untyped(interval(intervalType[1] === undefined ? null : Number(intervalType[1])));
+  if (INTERVAL.test(type)) return untyped(interval);
   if (CHARACTER.test(type)) return untyped(paddedText);
   return untyped(text);
 }

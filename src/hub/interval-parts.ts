@@ -112,14 +112,6 @@ export class IntervalParts {
     this.micros = -this.micros;
   }
 
-  /** A column declared interval(p) rounds the time part to p fractional digits of a second, halves away from zero. */
-  roundTo(precision: number | null): void {
-    if (precision === null || precision >= 6) return;
-    const scale = 10n ** BigInt(6 - precision);
-    const magnitude = ((this.micros < 0n ? -this.micros : this.micros) + scale / 2n) / scale * scale;
-    this.micros = this.micros < 0n ? -magnitude : magnitude;
-  }
-
   span(): IntervalSpan | undefined {
     const months = this.years * 12 + this.months;
     if (!fitsInt32(months)) return undefined;

@@ -104,7 +104,7 @@ function scanFields(text: string): Field[] | undefined {
 }
 
 /** Reads the fields right to left, as PostgreSQL does: a unit word names the number before it. */
-function parseFields(text: string, row: boolean, precision: number | null): IntervalSpan | undefined {
+function parseFields(text: string, row: boolean): IntervalSpan | undefined {
   const tokens = scanFields(text);
   if (!tokens || tokens.length === 0) return undefined;
   if (tokens.length === 1 && tokens[0]!.word !== undefined) {
@@ -170,7 +170,6 @@ function parseFields(text: string, row: boolean, precision: number | null): Inte
   }
   if (unitPending || given.size === 0) return undefined;
   if (ago) parts.negate();
-  parts.roundTo(precision);
   return parts.span();
 }
 
@@ -179,7 +178,7 @@ const ISO_DATE_UNITS: Record<string, Unit> = { Y: 'year', M: 'month', W: 'week',
 const ISO_TIME_UNITS: Record<string, Unit> = { H: 'hour', M: 'minute', S: 'second' };
 
 /** ISO 8601 with designators: P1Y2M3W4DT5H6M7.5S, any field signed or fractional. */
-function parseIso(text: string, precision: number | null): IntervalSpan | undefined {
+function parseIso(text: string): IntervalSpan | undefined {
   const parts = new IntervalParts();
   let rest = text.slice(1);
   let units = ISO_DATE_UNITS;
@@ -198,22 +197,18 @@ function parseIso(text: string, precision: number | null): IntervalSpan | undefi
     if (!parts.add(unit, BigInt(whole), value - whole)) return undefined;
     rest = rest.slice(number.length + 1);
   }
-  parts.roundTo(precision);
   return parts.span();
 }
 
-export interface IntervalReading {
-  /** Read as to_json wrote it, in any IntervalStyle; otherwise as PostgreSQL reads a literal in its default style (postgres). */
-  row?: boolean;
-  /** The column's declared precision, interval(p): fractional seconds are rounded to p digits, as the cast does. */
-  precision?: number | null;
-}
-
-/** An interval's length, or undefined when the text is not an interval. */
-export function parseInterval(text: string, { row = false, precision = null }: IntervalReading = {}): IntervalSpan | undefined {
+/**
+ * An interval's length, or undefined when the text is not an interval.
+ * `row` reads it as to_json wrote it, in any IntervalStyle; otherwise as
+ * PostgreSQL reads a literal in its default style (postgres).
+ */
+export function parseInterval(text: string, row = false): IntervalSpan | undefined {
   const trimmed = text.trim();
-  if (trimmed.length > 1 && trimmed.startsWith('P')) return parseIso(trimmed, precision);
-  return parseFields(trimmed, row, precision);
+  if (trimmed.length > 1 && trimmed.startsWith('P')) return parseIso(trimmed);
+  return parseFields(trimmed, row);
 }
 
 export function compareIntervals(a: IntervalSpan, b: IntervalSpan): number {
