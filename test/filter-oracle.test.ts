@@ -2,9 +2,11 @@
  * PostgreSQL as the oracle of Rowcast's in-memory filters (README "Filters"):
  * for every column type the README says compares as PostgreSQL does, tricky
  * rows are written, and each filter must select exactly the rows that
- * `where <column> <op> $1::<type>` selects (text in the C collation, as
- * documented), live over WebSocket and on /changes. A filter value PostgreSQL
- * cannot cast to the column's type must be refused, and one it can must not.
+ * `where <column> <op> $1::<type>` selects, <type> being what PostgreSQL gives
+ * the literal of `column = 'v'` (the column's type without its modifier; text
+ * in the C collation, as documented), live over WebSocket and on /changes. A
+ * value PostgreSQL cannot cast to that type must be refused, and one it can
+ * must not.
  */
 import type { RowcastServer } from '../src/server.js';
 import { describe, expect, test } from './support/fixtures.js';
@@ -75,6 +77,10 @@ const COLUMNS: Record<string, ColumnSpec> = {
     rows: ['00000000-0000-0000-0000-000000000000', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A12', '{a0eebc999c0b4ef8bb6d6bb9bd380a13}', null],
     values: ['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A12', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a13}', 'a0eebc999c0b4ef8bb6d6bb9bd380a11', 'a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11', '00000000-0000-0000-0000-000000000000', 'not-a-uuid', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1'],
   },
+  i4: { type: 'integer', rows: ['0', '-2147483648', '2147483647', '1', '16', null, '-1'], values: ['0', '2147483647', '-2147483648', '2147483648', '0x10', '-0b1', '1_6', '16.0', '1e1', 'NaN', 'Infinity'] },
+  n52: { type: 'numeric(5,2)', rows: ['0', '-1.5', 'NaN', '0.13', '999.99', null, '0.125', '-0.005'], values: ['0.13', '0.125', '0.12', '999.99', '1000', '-0.01', '-0.005', 'NaN', '1e-2', '-0'] },
+  ts0: { type: 'timestamp(0) without time zone', rows: ['2024-01-01 00:00:00.4', '2024-01-01 00:00:00.5', '2024-01-01 00:00:01', null, 'infinity'], values: ['2024-01-01T00:00:00', '2024-01-01T00:00:00.4', '2024-01-01T00:00:01', '2024-01-01T00:00:00.5', 'infinity'] },
+  vc: { type: 'character varying(3)', rows: ['', 'abc', 'ab', 'b', 'ABC', null], values: ['ab', 'abc', 'abcd', 'b', ''], collate: true },
   e: { type: 'priority', rows: ['low', 'high', 'mid', 'low', 'high', null, 'mid'], values: ['low', 'mid', 'high', 'Low', 'urgent'] },
   dom: { type: 'small_count', rows: ['0', '-5', '2147483647', '1', '10', null, '-1'], values: ['0', '1', '-5', '10', '2147483647', '2147483648', 'x'] },
 };
@@ -102,22 +108,32 @@ async function casts(database: Database, value: string, type: string): Promise<b
   }
 }
 
+/**
+ * The type PostgreSQL gives the literal of `column = 'v'`: the column's without
+ * its modifier (so numeric(5,2) compares with 0.125, not 0.13). character
+ * without a length would be character(1); the literal is bpchar.
+ */
+function literalType(type: string): string {
+  return type.startsWith('character(') ? 'bpchar' : type.replace(/\(\d+(,\s*\d+)?\)/, '');
+}
+
 async function buildCases(database: Database): Promise<Case[]> {
   const cases: Case[] = [];
-  for (const [column, spec] of Object.entries(COLUMNS)) {
+  for (const [column, { type: declared, ...spec }] of Object.entries(COLUMNS)) {
+    const type = literalType(declared);
     const collate = spec.collate ? ' collate "C"' : '';
     const ops = spec.unordered ? (['eq', 'neq'] as const) : ORDERED;
     const castable: string[] = [];
     for (const value of spec.values) {
-      const ok = await casts(database, value, spec.type);
+      const ok = await casts(database, value, type);
       if (ok) castable.push(value);
-      for (const op of ops) cases.push({ column, filter: `${op}.${value}`, sql: ok ? `${column}${collate} ${SQL_OP[op]} $1::${spec.type}` : null, value });
+      for (const op of ops) cases.push({ column, filter: `${op}.${value}`, sql: ok ? `${column}${collate} ${SQL_OP[op]} $1::${type}` : null, value });
     }
     // Values without commas, two and three at a time.
     const listable = castable.filter((v) => !/[,()]/.test(v));
     for (const n of [2, 3]) {
       const list = listable.slice(0, n);
-      cases.push({ column, filter: `in.(${list.join(',')})`, sql: `${column}${collate} = any($1::${spec.type}[])`, value: list });
+      cases.push({ column, filter: `in.(${list.join(',')})`, sql: `${column}${collate} = any($1::${type}[])`, value: list });
     }
     cases.push({ column, filter: 'is.null', sql: `${column} is null and $1::text is null`, value: null });
   }
