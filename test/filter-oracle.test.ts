@@ -81,6 +81,12 @@ const COLUMNS: Record<string, ColumnSpec> = {
   n52: { type: 'numeric(5,2)', rows: ['0', '-1.5', 'NaN', '0.13', '999.99', null, '0.125', '-0.005'], values: ['0.13', '0.125', '0.12', '999.99', '1000', '-0.01', '-0.005', 'NaN', '1e-2', '-0'] },
   ts0: { type: 'timestamp(0) without time zone', rows: ['2024-01-01 00:00:00.4', '2024-01-01 00:00:00.5', '2024-01-01 00:00:01', null, 'infinity'], values: ['2024-01-01T00:00:00', '2024-01-01T00:00:00.4', '2024-01-01T00:00:01', '2024-01-01T00:00:00.5', 'infinity'] },
   vc: { type: 'character varying(3)', rows: ['', 'abc', 'ab', 'b', 'ABC', null], values: ['ab', 'abc', 'abcd', 'b', ''], collate: true },
+  jb: {
+    type: 'jsonb',
+    rows: ['{"a": 1, "b": [1, 2.0]}', '{"b":[1,2],"a":1.0}', '[]', '"x"', '1e2', '{"k": {"z": 1, "y": "é"}}', null, '[{"a":[]}, 9007199254740993]', '{"a":1,"a":2}'],
+    values: ['{"b":[1,2],"a":1}', '{"a":1,"b":[1,2.00]}', '100', '1e2', '"x"', '[]', '{"k":{"y":"é","z":1}}', 'nope', '{"a":2}', '[{"a":[]},9007199254740993]', '[{"a":[]},9007199254740992]', '{}'],
+    unordered: true,
+  },
   e: { type: 'priority', rows: ['low', 'high', 'mid', 'low', 'high', null, 'mid'], values: ['low', 'mid', 'high', 'Low', 'urgent'] },
   dom: { type: 'small_count', rows: ['0', '-5', '2147483647', '1', '10', null, '-1'], values: ['0', '1', '-5', '10', '2147483647', '2147483648', 'x'] },
 };
@@ -129,8 +135,8 @@ async function buildCases(database: Database): Promise<Case[]> {
       if (ok) castable.push(value);
       for (const op of ops) cases.push({ column, filter: `${op}.${value}`, sql: ok ? `${column}${collate} ${SQL_OP[op]} $1::${type}` : null, value });
     }
-    // Values without commas, two and three at a time.
-    const listable = castable.filter((v) => !/[,()]/.test(v));
+    // Values without commas, parentheses or quotes (in-list syntax), two and three at a time.
+    const listable = castable.filter((v) => !/[,()"]/.test(v));
     for (const n of [2, 3]) {
       const list = listable.slice(0, n);
       cases.push({ column, filter: `in.(${list.join(',')})`, sql: `${column}${collate} = any($1::${type}[])`, value: list });

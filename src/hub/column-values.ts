@@ -154,6 +154,37 @@ const paddedText: ColumnValues<string> = {
   key: (value) => value,
 };
 
+/**
+ * jsonb equality is by value: keys in any order, numbers by their value
+ * (`1.0` equals `1`). Written out canonically, equal values give equal text.
+ */
+function canonicalJson(value: unknown): string {
+  if (value instanceof ExactNumber) return value.toString();
+  if (typeof value === 'number') return String(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+const jsonb: ColumnValues<string> = {
+  memoAs: 'jsonb',
+  fromFilter: (value) => {
+    try {
+      return canonicalJson(parseExactJson(value));
+    } catch {
+      return undefined;
+    }
+  },
+  // A row's JSON writes SQL NULL and a json null alike: both are NULL here.
+  fromRow: (value) => (value === null || value === undefined ? undefined : canonicalJson(value)),
+  compare: null,
+  key: (value) => value,
+};
+
+/** json has no equality in PostgreSQL; its values compare by their text, whitespace aside. */
 const json: ColumnValues<string> = {
   memoAs: 'json',
   fromFilter: (value) => {
@@ -186,7 +217,8 @@ const untyped = <C>(values: ColumnValues<C>) => values as unknown as ColumnValue
 export function columnValues(type: string, enumLabels: readonly string[] | null): ColumnValues<unknown> {
   if (enumLabels !== null) return untyped(enumValues(enumLabels));
   // Arrays first: integer[] is an array, not an integer.
-  if (type.endsWith('[]') || type === 'json' || type === 'jsonb') return untyped(json);
+  if (type === 'jsonb') return untyped(jsonb);
+  if (type.endsWith('[]') || type === 'json') return untyped(json);
   const bits = Object.hasOwn(INTEGER_BITS, type) ? INTEGER_BITS[type] : undefined;
   if (bits !== undefined) return untyped(integerValues(bits));
   if (NUMERIC.test(type)) return untyped(exact);
