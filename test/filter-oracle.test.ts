@@ -38,11 +38,11 @@ const COLUMNS: Record<string, ColumnSpec> = {
     rows: ['0', '-1.5', 'NaN', '0.1', '0.10000000000000001', null, 'Infinity', '-Infinity', '123456789012345678901234567890.000000000000000000001'],
     values: ['0', '0.1', '0.10', '-1.5', 'NaN', 'nan', 'Infinity', '-Infinity', '-INF', '1e-1', '123456789012345678901234567890', '-0.0', 'inf', '.5', '5.', '0x10', '1_000.5', ' 1.5 ', '1e', 'e1', '1.2.3'],
   },
-  r: { type: 'real', rows: ['0', '-1', 'NaN', '0.1', '-0', null, 'Infinity', '-Infinity', '1e-45'], values: ['0', '-0', '0.1', '0.100000001490116119384765625', 'NaN', 'infinity', 'Infinity', '-Infinity', '1e-45', '1e39', '-1', '1e-46'] },
+  r: { type: 'real', rows: ['0', '-1', 'NaN', '0.1', '-0', null, 'Infinity', '-Infinity', '1e-45'], values: ['0', '-0', '0.1', '0.100000001490116119384765625', 'NaN', 'infinity', 'Infinity', '-Infinity', '1e-45', '1e39', '-1', '1e-46', '0x10', '0x1p-149', '0x1p-150', '0x1.fffffep127', '0x1.ffffffp127', '0x1p128', '-0x.8', '0x', '0x1.000001p0'] },
   d: {
     type: 'double precision',
     rows: ['0', '-1e308', 'NaN', '0.1', '-0', null, '1e-320', 'Infinity', '0.30000000000000004'],
-    values: ['0', '-0', '0.1', '1e-320', 'NaN', '-Infinity', '0.30000000000000004', '0.3', '1e309', '-1e308'],
+    values: ['0', '-0', '0.1', '1e-320', 'NaN', '-Infinity', '0.30000000000000004', '0.3', '1e309', '-1e308', '0x1.8p1', '0X1P3', '0x1p-1074', '0x1p-1075', '0x1.8p-1074', '0x1.00000000000008p0', '0x1.00000000000018p0', '0x1.fffffffffffff8p1023', ' 0x.1 ', '0x1.p0'],
   },
   t: { type: 'text', rows: ['', 'a', 'B', '😀', 'ｦ', null, 'a ', 'ab', 'é'], values: ['', 'a', 'a ', 'B', 'b', '😀', 'ｦ', 'é', 'ab'], collate: true },
   c: { type: 'character(4)', rows: ['', 'a', 'ab  ', 'ab', 'b', null, 'A', 'a b'], values: ['', 'a', 'ab', 'ab   ', 'a b', 'A', 'b'], collate: true },

@@ -136,6 +136,37 @@ export function parseNumeric(text: string): Numeric | undefined {
   return exactNumber(trimmed);
 }
 
+const HEX_FLOAT = /^([+-]?)0x(?=\.?[\da-f])([\da-f]*)(?:\.([\da-f]*))?(?:p([+-]?\d+))?$/i;
+
+/**
+ * A hexadecimal float ('0x1.8p3'), which real and double precision read through
+ * strtod: rounded once, half to even, to the type's 24 or 53 significant bits
+ * (fewer below its smallest normal); undefined past the type's range, as
+ * PostgreSQL refuses it.
+ */
+function hexFloat(text: string, single: boolean): number | undefined {
+  const m = HEX_FLOAT.exec(text);
+  if (!m) return undefined;
+  const [, sign, whole = '', fraction = '', power = '0'] = m;
+  let mantissa = BigInt(`0x${whole + fraction || '0'}`);
+  let exponent = Number(power) - 4 * fraction.length;
+  const negative = sign === '-';
+  if (mantissa === 0n) return negative ? -0 : 0;
+  const [precision, minExponent] = single ? [24, -149] : [53, -1074];
+  const shift = Math.max(0, mantissa.toString(2).length - precision, minExponent - exponent);
+  if (shift > 0) {
+    const dropped = mantissa & ((1n << BigInt(shift)) - 1n);
+    const half = 1n << BigInt(shift - 1);
+    mantissa >>= BigInt(shift);
+    if (dropped > half || (dropped === half && (mantissa & 1n) === 1n)) mantissa += 1n;
+    exponent += shift;
+  }
+  const value = Number(mantissa) * 2 ** exponent;
+  const limit = single ? 3.4028234663852886e38 : Number.MAX_VALUE;
+  if (value === 0 || !(value <= limit)) return undefined;
+  return negative ? -value : value;
+}
+
 /** A row value of a numeric column as to_json writes it; NaN and ±Infinity arrive as strings. */
 export function numericOf(value: unknown): Numeric | undefined {
   if (typeof value === 'number' || value instanceof ExactNumber) return value;
@@ -151,6 +182,7 @@ export function parseFloatValue(text: string, single: boolean): number | undefin
   const trimmed = text.trim();
   const special = SPECIAL_INPUT.get(trimmed.toLowerCase());
   if (special !== undefined) return special;
+  if (/^[+-]?0x/i.test(trimmed)) return hexFloat(trimmed, single);
   const parts = decimalParts(trimmed);
   if (parts === undefined) return undefined;
   const n = single ? Math.fround(Number(trimmed)) : Number(trimmed);
