@@ -4,11 +4,12 @@
  * microsecond, with '-infinity' and 'infinity' at the ends. A value is read
  * the way PostgreSQL's interval input reads it: unit fields ('1 year 2 mons',
  * '1.5 weeks', '3 days ago'), hh:mm:ss, years-months ('1-2'), and ISO 8601
- * designators ('P1Y2M3DT4H5M6S'), fractions carried down to smaller units
- * with the same rounding. That covers what to_json writes in every
+ * ('P1Y2M3DT4H5M6S', 'P0001-02-03T04:05:06'), fractions carried down to
+ * smaller units with the same rounding. That covers what to_json writes in every
  * IntervalStyle: a row written in sql_standard style ('-3 4:05:06') is read
  * as that style means it, a leading sign applying to every field.
  */
+import { parseIso } from './interval-iso.js';
 import { INFINITY, IntervalParts, rint, TIME_FIELDS, UNITS, USECS_PER_SECOND, type IntervalSpan, type Unit } from './interval-parts.js';
 
 export type { IntervalSpan } from './interval-parts.js';
@@ -170,33 +171,6 @@ function parseFields(text: string, row: boolean): IntervalSpan | undefined {
   }
   if (unitPending || given.size === 0) return undefined;
   if (ago) parts.negate();
-  return parts.span();
-}
-
-const ISO_NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?/i;
-const ISO_DATE_UNITS: Record<string, Unit> = { Y: 'year', M: 'month', W: 'week', D: 'day' };
-const ISO_TIME_UNITS: Record<string, Unit> = { H: 'hour', M: 'minute', S: 'second' };
-
-/** ISO 8601 with designators: P1Y2M3W4DT5H6M7.5S, any field signed or fractional. */
-function parseIso(text: string): IntervalSpan | undefined {
-  const parts = new IntervalParts();
-  let rest = text.slice(1);
-  let units = ISO_DATE_UNITS;
-  while (rest.length > 0) {
-    if (rest[0] === 'T') {
-      units = ISO_TIME_UNITS;
-      rest = rest.slice(1);
-      continue;
-    }
-    const number = ISO_NUMBER.exec(rest)?.[0];
-    const unit = number === undefined ? undefined : units[rest[number.length] ?? ''];
-    if (number === undefined || unit === undefined) return undefined;
-    const value = Number.parseFloat(number);
-    if (!(Math.abs(value) <= 1e15)) return undefined;
-    const whole = Math.trunc(value);
-    if (!parts.add(unit, BigInt(whole), value - whole)) return undefined;
-    rest = rest.slice(number.length + 1);
-  }
   return parts.span();
 }
 
