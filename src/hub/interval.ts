@@ -23,6 +23,10 @@ interface Field {
 
 const NUMBER = /^(\d*)(?:(-)(\d+)|(\.\d*))?$/;
 const CLOCK = /^(\d+):(\d+)(?::(\d+))?(\.\d*)?$/;
+/** Keywords of dates that a number may follow without a space; of these only units and fillers mean anything in an interval. */
+const RUN_ON_WORDS = new Set(['d', 'h', 'm', 'mm', 's', 'y', 'on', 'at']);
+/** Fillers PostgreSQL skips ('1 day at', '1 day on'). */
+const IGNORED_WORDS = new Set(['on', 'at']);
 const DIGITS = /^\d*/;
 const LETTERS = /^[a-z]*/i;
 
@@ -43,7 +47,9 @@ function clockMicros(text: string): bigint | undefined {
  * Splits the input into fields as PostgreSQL's date/time scanner does:
  * numbers with what they carry (':', '.', a years-months '-'), words, a sign
  * that may stand apart from its number ('- 1 day'); other punctuation (',',
- * '@') only separates. A word run into digits ('day1') is refused.
+ * '@') only separates. A word may run into digits only if PostgreSQL's
+ * date keywords hold it ('1y2m'); otherwise the scanner took it for a date
+ * ('day1'), which no interval is.
  */
 function scanFields(text: string): Field[] | undefined {
   const fields: Field[] = [];
@@ -61,7 +67,8 @@ function scanFields(text: string): Field[] | undefined {
       fields.push({ sign: '', number: scanNumber() });
     } else if (/[a-z]/i.test(c)) {
       const word = take(LETTERS).toLowerCase();
-      if (/[\d+/.-]/.test(text[i] ?? '')) return undefined;
+      const next = text[i] ?? '';
+      if (/[/.-]/.test(next) || (/[\d+]/.test(next) && !RUN_ON_WORDS.has(word))) return undefined;
       fields.push({ sign: '', word });
     } else if (c === '+' || c === '-') {
       i++;
@@ -123,7 +130,11 @@ function parseFields(text: string, row: boolean): IntervalSpan | undefined {
   for (let i = tokens.length - 1; i >= 0; i--) {
     const { sign, number, word } = tokens[i]!;
     if (word !== undefined) {
-      if (word === 'on') continue;
+      if (IGNORED_WORDS.has(word)) {
+        // Not between a unit and its number ('1 at day').
+        if (unitPending) return undefined;
+        continue;
+      }
       if (word === 'ago' && i === tokens.length - 1) {
         ago = true;
         // A bare number right before "ago" has no unit ('2 ago' is refused).
