@@ -263,7 +263,7 @@ describe('domains', () => {
 });
 
 describe('arrays and text', () => {
-  test('arrays of any element type take eq, neq and in on their JSON text; text orders by code point', async ({ rowcast, database }) => {
+  test('arrays of any element type take eq, neq and in element by element, each as its type compares; text orders by code point', async ({ rowcast, database }) => {
     await expose(rowcast, database, 'create table shapes (id int primary key, nums integer[], ats timestamptz[], big bigint[], t text)', 'shapes');
     await expectMatches(rowcast, database, 'shapes', `begin; set local time zone 'UTC'; insert into shapes values
       (1, '{1,2}', '{2024-01-01T00:00:00Z}', '{9007199254740993}', U&'\\+01F600'), (2, '{1,3}', null, '{9007199254740992}', U&'\\FF66'); commit;`, [
@@ -272,6 +272,7 @@ describe('arrays and text', () => {
       ['nums', 'neq.[1,2]', [2]],
       ['nums', 'in.("[1,2]","[1,3]")', [1, 2]],
       ['ats', 'eq.["2024-01-01T00:00:00+00:00"]', [1]],
+      ['ats', 'eq.["2023-12-31T19:00:00-05:00"]', [1]],
       ['big', 'eq.[9007199254740993]', [1]],
       ['t', 'gt.\u{FF66}', [1]],
       ['t', 'lt.\u{1F600}', [2]],

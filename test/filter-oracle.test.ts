@@ -24,6 +24,8 @@ interface ColumnSpec {
   unordered?: boolean;
   /** Text types: the oracle compares in the C collation, as Rowcast documents. */
   collate?: boolean;
+  /** An array of this element type: filter values are JSON arrays, which the oracle turns into one. */
+  arrayOf?: string;
 }
 
 const COLUMNS: Record<string, ColumnSpec> = {
@@ -87,6 +89,17 @@ const COLUMNS: Record<string, ColumnSpec> = {
     values: ['{"b":[1,2],"a":1}', '{"a":1,"b":[1,2.00]}', '100', '1e2', '"x"', '[]', '{"k":{"y":"é","z":1}}', 'nope', '{"a":2}', '[{"a":[]},9007199254740993]', '[{"a":[]},9007199254740992]', '{}'],
     unordered: true,
   },
+  ia: { type: 'integer[]', arrayOf: 'integer', rows: ['{1,2}', '{}', '{1,NULL}', '{2,1}', null, '{-2147483648}'], values: ['[1,2]', '[ 1 , 2 ]', '[]', '[1,null]', '[2,1]', '[1.5]', '["1"]', '[-2147483648]', '[2147483648]', '{"a":1}', '1', 'nope'], unordered: true },
+  na: { type: 'numeric[]', arrayOf: 'numeric', rows: ['{1.0,2}', '{1,2.00}', '{NaN}', '{0.1}', null, '{Infinity,-Infinity}'], values: ['[1,2]', '[1.0,2.0]', '["NaN"]', '["nan"]', '[0.10]', '["Infinity","-Infinity"]', '[1e0,2]', '["x"]'], unordered: true },
+  ta: { type: 'text[]', arrayOf: 'text', rows: ['{a,b}', '{"a,b"}', '{""}', '{NULL}', null, '{B,a}'], values: ['["a","b"]', '["a,b"]', '[""]', '[null]', '["B","a"]', '["b","a"]', '[1]'], unordered: true },
+  tza: {
+    type: 'timestamp with time zone[]',
+    arrayOf: 'timestamp with time zone',
+    rows: ['{"2024-01-01 00:00+00","2024-01-01 05:00+05"}', '{infinity}', '{"2024-01-01 00:00:00.000001+00"}', null],
+    values: ['["2024-01-01T00:00:00Z","2024-01-01T00:00:00Z"]', '["2023-12-31T19:00:00-05:00","2024-01-01T00:00:00+00:00"]', '["infinity"]', '["2024-01-01T00:00:00.000001Z"]', '["soon"]'],
+    unordered: true,
+  },
+  ua: { type: 'uuid[]', arrayOf: 'uuid', rows: ['{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', null, '{00000000-0000-0000-0000-000000000000,a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'], values: ['["A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"]', '["{a0eebc999c0b4ef8bb6d6bb9bd380a11}"]', '["00000000-0000-0000-0000-000000000000","a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"]', '["x"]'], unordered: true },
   e: { type: 'priority', rows: ['low', 'high', 'mid', 'low', 'high', null, 'mid'], values: ['low', 'mid', 'high', 'Low', 'urgent'] },
   dom: { type: 'small_count', rows: ['0', '-5', '2147483647', '1', '10', null, '-1'], values: ['0', '1', '-5', '10', '2147483647', '2147483648', 'x'] },
 };
@@ -105,9 +118,14 @@ interface Case {
 type Database = { query<R extends object = any>(text: string, values?: unknown[]): Promise<{ rows: R[] }> };
 
 /** Whether PostgreSQL casts `value` to `type`. */
-async function casts(database: Database, value: string, type: string): Promise<boolean> {
+function casts(database: Database, value: string, type: string): Promise<boolean> {
+  return castsTo(database, `$1::${type}`, value);
+}
+
+/** Whether PostgreSQL evaluates `expression` of $1 = `value` without an error. */
+async function castsTo(database: Database, expression: string, value: string): Promise<boolean> {
   try {
-    await database.query(`select $1::${type}`, [value]);
+    await database.query(`select ${expression}`, [value]);
     return true;
   } catch {
     return false;
@@ -123,11 +141,24 @@ function literalType(type: string): string {
   return type.startsWith('character(') ? 'bpchar' : type.replace(/\(\d+(,\s*\d+)?\)/, '');
 }
 
+/** SQL for $1, a JSON array, as an array of `element`s (one-dimensional: what these tests write). */
+const jsonArray = (element: string) =>
+  `coalesce((select array_agg(e::${element} order by o) from json_array_elements_text($1::json) with ordinality as t(e, o)), '{}')::${element}[]`;
+
 async function buildCases(database: Database): Promise<Case[]> {
   const cases: Case[] = [];
   for (const [column, { type: declared, ...spec }] of Object.entries(COLUMNS)) {
     const type = literalType(declared);
     const collate = spec.collate ? ' collate "C"' : '';
+    if (spec.arrayOf !== undefined) {
+      const array = jsonArray(spec.arrayOf);
+      for (const value of spec.values) {
+        const ok = await castsTo(database, array, value);
+        for (const op of ['eq', 'neq']) cases.push({ column, filter: `${op}.${value}`, sql: ok ? `${column} ${SQL_OP[op]} ${array}` : null, value });
+      }
+      cases.push({ column, filter: 'is.null', sql: `${column} is null and $1::text is null`, value: null });
+      continue;
+    }
     const ops = spec.unordered ? (['eq', 'neq'] as const) : ORDERED;
     const castable: string[] = [];
     for (const value of spec.values) {

@@ -184,6 +184,42 @@ const jsonb: ColumnValues<string> = {
   key: (value) => value,
 };
 
+/**
+ * An array compares as PostgreSQL's array `=` does: the same shape, each
+ * element equal as values of its type are ('{1.0}' equals '{1}' in a
+ * numeric[]), NULL elements equal to each other. Both sides are JSON arrays,
+ * as to_json writes them; a filter's elements are read as filter values of
+ * the element type, so one PostgreSQL could not cast refuses the filter.
+ */
+function arrayValues(element: ColumnValues<unknown>): ColumnValues<string> {
+  const keyOf = (value: unknown, read: (item: unknown) => unknown): string | undefined => {
+    if (value === null) return 'null';
+    if (Array.isArray(value)) {
+      const items = value.map((item) => keyOf(item, read));
+      return items.includes(undefined) ? undefined : `[${items.join(',')}]`;
+    }
+    const item = read(value);
+    if (item === undefined) return undefined;
+    const key = element.key(item);
+    return `${typeof key}:${typeof key === 'string' ? JSON.stringify(key) : String(key)}`;
+  };
+  const fromFilterItem = (item: unknown) => element.fromFilter(typeof item === 'string' ? item : exactJsonText(item));
+  return {
+    memoAs: 'array',
+    fromFilter: (text) => {
+      try {
+        const value = parseExactJson(text);
+        return Array.isArray(value) ? keyOf(value, fromFilterItem) : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    fromRow: (value) => (Array.isArray(value) ? keyOf(value, (item) => element.fromRow(item)) : undefined),
+    compare: null,
+    key: (value) => value,
+  };
+}
+
 /** json has no equality in PostgreSQL; its values compare by their text, whitespace aside. */
 const json: ColumnValues<string> = {
   memoAs: 'json',
@@ -216,9 +252,10 @@ const untyped = <C>(values: ColumnValues<C>) => values as unknown as ColumnValue
  */
 export function columnValues(type: string, enumLabels: readonly string[] | null): ColumnValues<unknown> {
   if (enumLabels !== null) return untyped(enumValues(enumLabels));
-  // Arrays first: integer[] is an array, not an integer.
+  // Arrays first: integer[] is an array, not an integer. An array of enums or domains compares its elements as text.
+  if (type.endsWith('[]')) return untyped(arrayValues(columnValues(type.slice(0, -2), null)));
   if (type === 'jsonb') return untyped(jsonb);
-  if (type.endsWith('[]') || type === 'json') return untyped(json);
+  if (type === 'json') return untyped(json);
   const bits = Object.hasOwn(INTEGER_BITS, type) ? INTEGER_BITS[type] : undefined;
   if (bits !== undefined) return untyped(integerValues(bits));
   if (NUMERIC.test(type)) return untyped(exact);
