@@ -4,7 +4,6 @@
  * and writes their changes. Nothing thrown here escapes a socket callback.
  */
 import { randomUUID } from 'node:crypto';
-import type { Socket } from 'node:net';
 import type { WebSocketLike } from '@hono/node-server';
 import type { WSContext, WSEvents } from 'hono/ws';
 import type { Logger } from 'pino';
@@ -29,10 +28,9 @@ import type { ConnectionRegistry, OpenConnection } from './connections.js';
 import type { OriginPolicy } from './origin.js';
 import { TokenBucket } from './token-bucket.js';
 import { TokenExpiryTimer } from './token-expiry.js';
+import { drained, TickCork } from './ws-writes.js';
 
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
-/** How often a paced backlog replay looks whether the socket drained. */
-const DRAIN_POLL_MS = 5;
 
 export interface WebSocketDeps {
   hub: Hub;
@@ -67,7 +65,7 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
   private closed = false;
   /** Whether the peer answered the last ping. */
   alive = true;
-  private corked = false;
+  private readonly cork = new TickCork();
 
   constructor(
     private principal: Principal,
@@ -219,17 +217,7 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
   deliver(change: Change, subscription: Subscription): void {
     const raw = this.raw;
     if (this.closed || !raw) return;
-    if (!this.corked) {
-      // One writev per connection per published batch instead of one per frame.
-      // ws exposes no cork of its own; its socket is the net.Socket underneath.
-      const socket = (raw as unknown as { _socket: Socket })._socket;
-      this.corked = true;
-      socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        socket.uncork();
-      });
-    }
+    this.cork.cork(raw);
     raw.send(change.wsFrame(subscription.id), { binary: false });
     this.deps.connections.delivered.ws += 1;
     // A reader that does not keep up is dropped; it resumes from its cursor.
@@ -242,12 +230,8 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
 
   whenWritable(): Promise<void> | null {
     const raw = this.raw;
-    const low = this.deps.maxBufferBytes / 2;
-    if (this.closed || !raw || raw.bufferedAmount <= low) return null;
-    return new Promise((resolve) => {
-      const check = () => (this.closed || raw.bufferedAmount <= low ? resolve() : setTimeout(check, DRAIN_POLL_MS));
-      setTimeout(check, DRAIN_POLL_MS);
-    });
+    if (this.closed || !raw) return null;
+    return drained(raw, this.deps.maxBufferBytes / 2, () => this.closed);
   }
 
   ended(subscription: Subscription, error: RowcastError): void {
