@@ -119,9 +119,11 @@ function openSse(spec: SubscriberSpec, i: number): Promise<void> {
         pending += chunk;
         let start = 0;
         for (let end = pending.indexOf('\n\n'); end !== -1; end = pending.indexOf('\n\n', start)) {
-          // Events are `id: …\nevent: change\ndata: {…}`; comments start with ':'.
-          if (pending.charCodeAt(start) === 0x69) received(i, pending.slice(end - TAIL + 16, end - 2));
-          else if (!settled) {
+          // Changes are `id: …\nevent: change\ndata: {…}`; cursor events (`event: cursor`) are not
+          // changes, and comments start with ':'.
+          if (pending.charCodeAt(start) === 0x69) {
+            if (pending.startsWith('event: change\n', pending.indexOf('\n', start) + 1)) received(i, pending.slice(end - TAIL + 16, end - 2));
+          } else if (!settled) {
             settled = true;
             resolve();
           }
