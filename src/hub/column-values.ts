@@ -4,7 +4,9 @@
  * PostgreSQL's order), real and double precision as the floats they are,
  * timestamps and times of day to the microsecond, uuids by their bytes,
  * text by code point (character(n) without its padding), enums in their
- * labels' order, intervals by their length, json and arrays by their JSON text. Row values are what parseExactJson made of to_json's output.
+ * labels' order, intervals by their length, jsonb by value, arrays element
+ * by element, json by its JSON text. Row values are what parseExactJson made
+ * of to_json's output.
  */
 import { exactJsonText, parseExactJson } from '../capture/exact-json.js';
 import { compareNumeric, ExactNumber, floatOf, integerLiteral, numericKey, numericOf, parseFloatValue, parseNumeric, type Numeric } from '../capture/exact-number.js';
