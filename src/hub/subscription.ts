@@ -25,6 +25,8 @@ export interface SubscriptionSink {
   whenWritable(): Promise<void> | null;
   /** The server ended the subscription (table unexposed, rule changed, backlog failed). */
   ended(subscription: Subscription, error: RowcastError): void;
+  /** Tells the client it may resume from `cursor` (a cursor frame): nothing before it is left for this subscription. */
+  tell(cursor: Cursor, subscription: Subscription): void;
 }
 
 export interface SubscriptionSpec {
@@ -134,6 +136,12 @@ export class Subscription {
         }
         const last = page.at(-1);
         if (page.length < pageSize || !last) break;
+        // A filter that passed over the whole page: without a cursor past it, a client that
+        // reconnects before the next match would read this page again, and could never get further.
+        if (compareCursors(last.cursor, this.told) > 0) {
+          this.told = last.cursor;
+          this.sink.tell(last.cursor, this);
+        }
         ({ changes: page } = await reader.readAfter(last.cursor, {
           limit: pageSize,
           table: { schema: this.table.info.schema, name: this.table.info.name },

@@ -87,6 +87,10 @@ class SseConnection implements SubscriptionSink, OpenConnection {
     for (const resolve of writers) resolve();
   }
 
+  tell(cursor: Cursor): void {
+    this.write(cursorEvent(cursor));
+  }
+
   ended(subscription: Subscription, error: RowcastError): void {
     this.deps.hub.remove(subscription);
     this.fail(error);

@@ -9,7 +9,7 @@ import type { WSContext, WSEvents } from 'hono/ws';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
 import type { Change } from '../capture/change.js';
-import { encodeCursor } from '../capture/cursor.js';
+import { encodeCursor, type Cursor } from '../capture/cursor.js';
 import { asRowcastError, RowcastError } from '../errors.js';
 import type { Principal } from '../hub/authorization.js';
 import type { Hub } from '../hub/hub.js';
@@ -232,6 +232,10 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
     const raw = this.raw;
     if (this.closed || !raw) return null;
     return drained(raw, this.deps.maxBufferBytes / 2, () => this.closed);
+  }
+
+  tell(cursor: Cursor, subscription: Subscription): void {
+    this.send({ type: 'cursor', sub: subscription.id, cursor: encodeCursor(cursor) });
   }
 
   ended(subscription: Subscription, error: RowcastError): void {
