@@ -29,7 +29,7 @@ const FIXED = [
   '1 sec 5 ms', '1.5 sec 5 ms', '0.0000005 sec', '0.0000015 sec', '2.5 us', 'microseconds', '1 microsecondss', '1 millisecondsXYZ',
   '1 yearss', '2147483647 days', '2147483648 days', '178956970 years', '178956971 years', '9223372036854775807 us', '9223372036854775808 us',
   '1 day2 hours', '1days', 'day1', '5 mm', '0.1 mons 12:34:56.789012 0.1 day', '10:00:00.5 -0.5 d ago', '1 décennie',
-  '1y2m', '1d2h', '1h30m', '5mm', '1m+2s', 'd1', 'y1', 'day1', 'on1', '1 day at', '1 at day', 'at', '1s1s', 'x1', 'jan1', '1 day+2h', '1d-2h',
+  '1\u00a0day', '\t1 day\n', '1 day\u00a0', '\u20031 day', '1y2m', '1d2h', '1h30m', '5mm', '1m+2s', 'd1', 'y1', 'day1', 'on1', '1 day at', '1 at day', 'at', '1s1s', 'x1', 'jan1', '1 day+2h', '1d-2h',
   'P0001-02-03T04:05:06', 'P1', 'P0001-02', 'P00010203T040506', 'P00010203', 'PT040506', 'PT040506.5', 'P1-2-3T4:5:6.5', 'P1.5-2', 'P-1-2-3',
   'P1-2-3T4:5', 'PT4:5:6:7', 'P1-2-3-4', 'P1DT4:05', 'PT1H4:05', 'P1-2T', 'P1-2-3T', 'P00010203T', 'P12345678T040506.25', 'P1:2',
   'P1.5Y', 'P1DT', 'PT', 'P', 'p1d', 'PT1.5H', 'P-1.5D', 'P1D2H', 'P1e2D', 'PT1HT2M', 'P1Y2M3W4DT5H6M7.5S', 'P-1Y-2M3DT-4H-5M-6.789S', 'PT-0.5S',

@@ -107,7 +107,16 @@ const SPECIAL_INPUT = new Map([
  * PostgreSQL's integer input: decimal, or 0x / 0o / 0b, an underscore allowed
  * between digits and after the prefix, a sign, spaces around.
  */
-const INTEGER_LITERAL = /^\s*([+-]?)(0x(?:_?[\da-f])+|0o(?:_?[0-7])+|0b(?:_?[01])+|\d(?:_?\d)*)\s*$/i;
+const INTEGER_LITERAL = /^[ \t\n\v\f\r]*([+-]?)(0x(?:_?[\da-f])+|0o(?:_?[0-7])+|0b(?:_?[01])+|\d(?:_?\d)*)[ \t\n\v\f\r]*$/i;
+
+/**
+ * Strips the spaces PostgreSQL's input functions skip: C's isspace, ASCII
+ * only (String.prototype.trim would also take a no-break space, which
+ * PostgreSQL refuses).
+ */
+export function trimCSpace(text: string): string {
+  return text.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '');
+}
 /** A decimal literal with underscores between its digits ('1_000.000_5', '1e1_0'). */
 const GROUPED_DECIMAL = /^[+-]?(?:\d(?:_?\d)*)?(?:\.(?:\d(?:_?\d)*)?)?(?:e[+-]?\d(?:_?\d)*)?$/i;
 
@@ -125,7 +134,7 @@ export function integerLiteral(text: string): bigint | undefined {
  * 0o / 0b, NaN or ±Infinity in any case, `inf`.
  */
 export function parseNumeric(text: string): Numeric | undefined {
-  const trimmed = text.trim();
+  const trimmed = trimCSpace(text);
   const special = SPECIAL_INPUT.get(trimmed.toLowerCase());
   if (special !== undefined) return special;
   if (/^[+-]?0[xob]/i.test(trimmed)) {
@@ -179,7 +188,7 @@ export function numericOf(value: unknown): Numeric | undefined {
  * out of the type's range.
  */
 export function parseFloatValue(text: string, single: boolean): number | undefined {
-  const trimmed = text.trim();
+  const trimmed = trimCSpace(text);
   const special = SPECIAL_INPUT.get(trimmed.toLowerCase());
   if (special !== undefined) return special;
   if (/^[+-]?0x/i.test(trimmed)) return hexFloat(trimmed, single);

@@ -9,6 +9,7 @@
  * IntervalStyle: a row written in sql_standard style ('-3 4:05:06') is read
  * as that style means it, a leading sign applying to every field.
  */
+import { trimCSpace } from '../capture/exact-number.js';
 import { parseIso } from './interval-iso.js';
 import { INFINITY, IntervalParts, rint, TIME_FIELDS, UNITS, USECS_PER_SECOND, type IntervalSpan, type Unit } from './interval-parts.js';
 
@@ -27,6 +28,8 @@ const CLOCK = /^(\d+):(\d+)(?::(\d+))?(\.\d*)?$/;
 const RUN_ON_WORDS = new Set(['d', 'h', 'm', 'mm', 's', 'y', 'on', 'at']);
 /** Fillers PostgreSQL skips ('1 day at', '1 day on'). */
 const IGNORED_WORDS = new Set(['on', 'at']);
+/** The spaces PostgreSQL's scanner skips (C's isspace): not a no-break space. */
+const C_SPACE = /[ \t\n\v\f\r]/;
 const DIGITS = /^\d*/;
 const LETTERS = /^[a-z]*/i;
 
@@ -61,7 +64,7 @@ function scanFields(text: string): Field[] | undefined {
   };
   while (i < text.length) {
     const c = text[i]!;
-    if (/\s/.test(c)) {
+    if (C_SPACE.test(c)) {
       i++;
     } else if (/[\d.]/.test(c)) {
       fields.push({ sign: '', number: scanNumber() });
@@ -72,7 +75,7 @@ function scanFields(text: string): Field[] | undefined {
       fields.push({ sign: '', word });
     } else if (c === '+' || c === '-') {
       i++;
-      while (/\s/.test(text[i] ?? '')) i++;
+      while (C_SPACE.test(text[i] ?? '')) i++;
       if (/\d/.test(text[i] ?? '')) fields.push({ sign: c, number: scanNumber(true) });
       else if (/[a-z]/i.test(text[i] ?? '')) fields.push({ sign: '', word: c + take(LETTERS).toLowerCase() });
       else return undefined;
@@ -191,7 +194,7 @@ function parseFields(text: string, row: boolean): IntervalSpan | undefined {
  * PostgreSQL reads a literal in its default style (postgres).
  */
 export function parseInterval(text: string, row = false): IntervalSpan | undefined {
-  const trimmed = text.trim();
+  const trimmed = trimCSpace(text);
   if (trimmed.length > 1 && trimmed.startsWith('P')) return parseIso(trimmed);
   return parseFields(trimmed, row);
 }
