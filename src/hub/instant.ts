@@ -7,6 +7,7 @@
  * column's type: a timestamp (without time zone) ignores an offset, a date
  * ignores the time; a timestamptz value without an offset is UTC.
  */
+import { trimCSpace } from '../capture/exact-number.js';
 
 export type TimeType = 'timestamptz' | 'timestamp' | 'date';
 
@@ -66,7 +67,7 @@ export function microsOf(fraction: string): number {
 
 /** The instant a value of the column's type denotes; undefined when it is not one. */
 export function parseInstant(text: string, type: TimeType): Instant | undefined {
-  const trimmed = text.trim();
+  const trimmed = trimCSpace(text);
   const infinite = INFINITIES.get(trimmed.toLowerCase());
   if (infinite) return infinite;
   const m = DATE_TIME.exec(trimmed);

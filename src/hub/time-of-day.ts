@@ -7,6 +7,7 @@
  * Reads what to_json writes ("08:00:00.5", "08:00:00+05:30:15") and filter
  * values in the same ISO 8601 forms ("08:00", "Z", "+0530").
  */
+import { trimCSpace } from '../capture/exact-number.js';
 import { clockSeconds, microsOf, offsetSeconds } from './instant.js';
 
 export interface TimeOfDay {
@@ -20,7 +21,7 @@ export interface TimeOfDay {
 const CLOCK = /^(\d\d?):(\d\d)(?::(\d\d)(?:\.(\d+))?)?(?:(Z)|([+-])(\d\d?)(?::(\d\d)(?::(\d\d))?|(\d\d))?)?$/i;
 
 export function parseTimeOfDay(text: string, withZone: boolean): TimeOfDay | undefined {
-  const m = CLOCK.exec(text.trim());
+  const m = CLOCK.exec(trimCSpace(text));
   if (!m) return undefined;
   const [, h = '0', mi = '0', s = '0', fraction = '', zulu, offsetSign, oh = '0', colonMinutes, os = '0', compactMinutes] = m;
   const om = colonMinutes ?? compactMinutes ?? '0';
