@@ -46,9 +46,9 @@ const COLUMNS: Record<string, ColumnSpec> = {
     rows: ['0', '-1e308', 'NaN', '0.1', '-0', null, '1e-320', 'Infinity', '0.30000000000000004'],
     values: ['0', '-0', '0.1', '1e-320', 'NaN', '-Infinity', '0.30000000000000004', '0.3', '1e309', '-1e308', '0x1.8p1', '0X1P3', '0x1p-1074', '0x1p-1075', '0x1.8p-1074', '0x1.00000000000008p0', '0x1.00000000000018p0', '0x1.fffffffffffff8p1023', ' 0x.1 ', '0x1.p0'],
   },
-  t: { type: 'text', rows: ['', 'a', 'B', '😀', 'ｦ', null, 'a ', 'ab', 'é'], values: ['', 'a', 'a ', 'B', 'b', '😀', 'ｦ', 'é', 'ab'], collate: true },
+  t: { type: 'text', rows: ['', 'a', 'B', '😀', 'ｦ', null, 'a ', 'ab', 'é'], values: ['', 'a', 'a ', 'B', 'b', '😀', 'ｦ', 'é', 'ab', 'x\u0000y'], collate: true },
   c: { type: 'character(4)', rows: ['', 'a', 'ab  ', 'ab', 'b', null, 'A', 'a b'], values: ['', 'a', 'ab', 'ab   ', 'a b', 'A', 'b'], collate: true },
-  b: { type: 'boolean', rows: ['false', 'true', null, 'false', 'true', null], values: ['true', 'false'], unordered: true },
+  b: { type: 'boolean', rows: ['false', 'true', null, 'false', 'true', null], values: ['true', 'false', 't', 'F', 'TRUE', ' yes ', 'y', 'no', 'on', 'of', 'off', 'o', '1', '0', 'tru', 'truth', '', 'nope', '2'] },
   dt: {
     type: 'date',
     rows: ['2024-01-01', '0044-03-15 BC', 'infinity', '-infinity', '2024-02-29', null, '1970-01-01', '10000-01-01'],

@@ -266,7 +266,8 @@ function compareSequences(a: number[], b: number[]): number {
 
 const numberValue = fc.oneof(fc.integer({ min: -5, max: 5 }), fc.double({ min: -10, max: 10, noNaN: true }));
 const TEXTS = ['', 'a', 'b', 'ab', 'B', 'é', '10', '9', ' a', 'a,b', 'z(1)'];
-const textValue = fc.oneof(fc.constantFrom(...TEXTS), noQuote);
+// PostgreSQL's text holds no NUL, so a filter with one is refused (tested against PostgreSQL in filter-oracle).
+const textValue = fc.oneof(fc.constantFrom(...TEXTS), noQuote.map((s) => s.replaceAll('\u0000', '')));
 
 const condFor = (value: fc.Arbitrary<string>, ops: readonly Cmp[]): fc.Arbitrary<Cond> =>
   fc.oneof(
@@ -325,7 +326,9 @@ describe('compileFilter', () => {
     fc.assert(fc.property(text(1, 10).filter((c) => !TABLE.columns.has(c)), (c) => {
       expect(refused({ [c]: 'eq.1' })).toBe(true);
     }));
-    for (const op of ['lt', 'lte', 'gt', 'gte']) expect(refused({ read: `${op}.true` })).toBe(true);
+    // Booleans order (false before true), but only boolean values compare with them.
+    for (const op of ['lt', 'lte', 'gt', 'gte']) expect(refused({ read: `${op}.maybe` })).toBe(true);
+    expect(refused({ read: 'lt.true' })).toBe(false);
     for (const c of ['id', 'total', 'name']) expect(refused({ [c]: 'is.true' })).toBe(true);
     expect(refused({ id: 'in.(1,x)' })).toBe(true);
     expect(refused({ total: 'eq.1', name: 'eq.a' })).toBe(false);

@@ -9,7 +9,7 @@
  * of to_json's output.
  */
 import { exactJsonText, parseExactJson } from '../capture/exact-json.js';
-import { compareNumeric, ExactNumber, floatOf, integerLiteral, numericKey, numericOf, parseFloatValue, parseNumeric, type Numeric } from '../capture/exact-number.js';
+import { compareNumeric, ExactNumber, floatOf, integerLiteral, trimCSpace, numericKey, numericOf, parseFloatValue, parseNumeric, type Numeric } from '../capture/exact-number.js';
 import { compareIntervals, parseInterval, type IntervalSpan } from './interval.js';
 import { compareInstants, instantKey, parseInstant, type Instant, type TimeType } from './instant.js';
 import { compareTimesOfDay, parseTimeOfDay, timeOfDayKey, type TimeOfDay } from './time-of-day.js';
@@ -58,11 +58,24 @@ const float = (single: boolean): ColumnValues<number> => ({
   key: (value) => value,
 });
 
+/**
+ * PostgreSQL's boolean input: any case, spaces around, a prefix of true,
+ * false, yes or no, on, of or off, 1 or 0.
+ */
+function booleanOf(text: string): boolean | undefined {
+  const word = trimCSpace(text).toLowerCase();
+  if (word === '') return undefined;
+  if ('true'.startsWith(word) || 'yes'.startsWith(word) || word === 'on' || word === '1') return true;
+  if ('false'.startsWith(word) || 'no'.startsWith(word) || (word.length >= 2 && 'off'.startsWith(word)) || word === '0') return false;
+  return undefined;
+}
+
+/** false before true, as PostgreSQL orders booleans. */
 const boolean: ColumnValues<boolean> = {
   memoAs: null,
-  fromFilter: (text) => (text === 'true' ? true : text === 'false' ? false : undefined),
+  fromFilter: booleanOf,
   fromRow: (value) => (typeof value === 'boolean' ? value : undefined),
-  compare: null,
+  compare: (a, b) => Number(a) - Number(b),
   key: (value) => value,
 };
 
@@ -129,7 +142,8 @@ export function compareCodePoints(a: string, b: string): number {
 
 const text: ColumnValues<string> = {
   memoAs: null,
-  fromFilter: (value) => value,
+  // PostgreSQL's text holds no NUL character.
+  fromFilter: (value) => (value.includes('\u0000') ? undefined : value),
   fromRow: (value) => (typeof value === 'string' ? value : typeof value === 'number' || value instanceof ExactNumber ? String(value) : undefined),
   compare: compareCodePoints,
   key: (value) => value,
