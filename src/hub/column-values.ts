@@ -185,15 +185,22 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-const jsonb: ColumnValues<string> = {
-  memoAs: 'jsonb',
-  fromFilter: (value) => {
+/** A filter value read as JSON and handed to `read`; undefined when it is no JSON. */
+function jsonFilter<C>(read: (value: unknown) => C | undefined): (text: string) => C | undefined {
+  return (text) => {
+    let value: unknown;
     try {
-      return canonicalJson(parseExactJson(value));
+      value = parseExactJson(text);
     } catch {
       return undefined;
     }
-  },
+    return read(value);
+  };
+}
+
+const jsonb: ColumnValues<string> = {
+  memoAs: 'jsonb',
+  fromFilter: jsonFilter(canonicalJson),
   // A row's JSON writes SQL NULL and a json null alike: both are NULL here.
   fromRow: (value) => (value === null || value === undefined ? undefined : canonicalJson(value)),
   compare: null,
@@ -207,7 +214,7 @@ const jsonb: ColumnValues<string> = {
  * as to_json writes them; a filter's elements are read as filter values of
  * the element type, so one PostgreSQL could not cast refuses the filter.
  */
-function arrayValues(element: ColumnValues<unknown>): ColumnValues<string> {
+function arrayValues(elementType: string, element: ColumnValues<unknown>): ColumnValues<string> {
   const keyOf = (value: unknown, read: (item: unknown) => unknown): string | undefined => {
     if (value === null) return 'null';
     if (Array.isArray(value)) {
@@ -221,15 +228,9 @@ function arrayValues(element: ColumnValues<unknown>): ColumnValues<string> {
   };
   const fromFilterItem = (item: unknown) => element.fromFilter(typeof item === 'string' ? item : exactJsonText(item));
   return {
-    memoAs: 'array',
-    fromFilter: (text) => {
-      try {
-        const value = parseExactJson(text);
-        return Array.isArray(value) ? keyOf(value, fromFilterItem) : undefined;
-      } catch {
-        return undefined;
-      }
-    },
+    // By element type: a column whose element type changed is read afresh.
+    memoAs: `array:${elementType}`,
+    fromFilter: jsonFilter((value) => (Array.isArray(value) ? keyOf(value, fromFilterItem) : undefined)),
     fromRow: (value) => (Array.isArray(value) ? keyOf(value, (item) => element.fromRow(item)) : undefined),
     compare: null,
     key: (value) => value,
@@ -239,13 +240,7 @@ function arrayValues(element: ColumnValues<unknown>): ColumnValues<string> {
 /** json has no equality in PostgreSQL; its values compare by their text, whitespace aside. */
 const json: ColumnValues<string> = {
   memoAs: 'json',
-  fromFilter: (value) => {
-    try {
-      return exactJsonText(parseExactJson(value));
-    } catch {
-      return undefined;
-    }
-  },
+  fromFilter: jsonFilter(exactJsonText),
   fromRow: (value) => (value === null || value === undefined ? undefined : exactJsonText(value)),
   compare: null,
   key: (value) => value,
@@ -269,7 +264,7 @@ const untyped = <C>(values: ColumnValues<C>) => values as unknown as ColumnValue
 export function columnValues(type: string, enumLabels: readonly string[] | null): ColumnValues<unknown> {
   if (enumLabels !== null) return untyped(enumValues(enumLabels));
   // Arrays first: integer[] is an array, not an integer. An array of enums or domains compares its elements as text.
-  if (type.endsWith('[]')) return untyped(arrayValues(columnValues(type.slice(0, -2), null)));
+  if (type.endsWith('[]')) return untyped(arrayValues(type.slice(0, -2), columnValues(type.slice(0, -2), null)));
   if (type === 'jsonb') return untyped(jsonb);
   if (type === 'json') return untyped(json);
   const bits = Object.hasOwn(INTEGER_BITS, type) ? INTEGER_BITS[type] : undefined;
