@@ -26,6 +26,8 @@ interface ColumnSpec {
   collate?: boolean;
   /** An array of this element type: filter values are JSON arrays, which the oracle turns into one. */
   arrayOf?: string;
+  /** json, which has no `=`: the oracle compares the column and the value as jsonb. */
+  asJsonb?: boolean;
 }
 
 const COLUMNS: Record<string, ColumnSpec> = {
@@ -38,9 +40,9 @@ const COLUMNS: Record<string, ColumnSpec> = {
   num: {
     type: 'numeric',
     rows: ['0', '-1.5', 'NaN', '0.1', '0.10000000000000001', null, 'Infinity', '-Infinity', '123456789012345678901234567890.000000000000000000001'],
-    values: ['0', '0.1', '0.10', '-1.5', 'NaN', 'nan', 'Infinity', '-Infinity', '-INF', '1e-1', '123456789012345678901234567890', '-0.0', 'inf', '.5', '5.', '0x10', '1_000.5', ' 1.5 ', '1e', 'e1', '1.2.3', '\u00a01.5', '1.5\u2028'],
+    values: ['0', '0.1', '0.10', '-1.5', 'NaN', 'nan', 'Infinity', '-Infinity', '-INF', '1e-1', '123456789012345678901234567890', '-0.0', 'inf', '.5', '5.', '0x10', '1_000.5', ' 1.5 ', '1e', 'e1', '1.2.3', '\u00a01.5', '1.5\u2028', '1e-16383', '1e-16384', '1e-100000', '0e-16384', '1.5e-16382', '1.5e-16383', '1e131071', '1e131072', '0e131073', '0e1073741824', '1_0e-16383'],
   },
-  r: { type: 'real', rows: ['0', '-1', 'NaN', '0.1', '-0', null, 'Infinity', '-Infinity', '1e-45'], values: ['0', '-0', '0.1', '0.100000001490116119384765625', 'NaN', 'infinity', 'Infinity', '-Infinity', '1e-45', '1e39', '-1', '1e-46', '0x10', '0x1p-149', '0x1p-150', '0x1.fffffep127', '0x1.ffffffp127', '0x1p128', '-0x.8', '0x', '0x1.000001p0'] },
+  r: { type: 'real', rows: ['0', '-1', 'NaN', '0.1', '-0', null, 'Infinity', '-Infinity', '1e-45', '1.00000011920928955078125', '3.4028234663852886e38'], values: ['0', '-0', '0.1', '0.100000001490116119384765625', 'NaN', 'infinity', 'Infinity', '-Infinity', '1e-45', '1e39', '-1', '1e-46', '0x10', '0x1p-149', '0x1p-150', '0x1.fffffep127', '0x1.ffffffp127', '0x1p128', '-0x.8', '0x', '0x1.000001p0', '1.00000005960464477539062500001', '1.00000005960464477539062499999', '1.000000059604644775390625', '340282356779733661637539395458142568447', '340282356779733661637539395458142568448'] },
   d: {
     type: 'double precision',
     rows: ['0', '-1e308', 'NaN', '0.1', '-0', null, '1e-320', 'Infinity', '0.30000000000000004'],
@@ -51,28 +53,28 @@ const COLUMNS: Record<string, ColumnSpec> = {
   b: { type: 'boolean', rows: ['false', 'true', null, 'false', 'true', null], values: ['true', 'false', 't', 'F', 'TRUE', ' yes ', 'y', 'no', 'on', 'of', 'off', 'o', '1', '0', 'tru', 'truth', '', 'nope', '2'] },
   dt: {
     type: 'date',
-    rows: ['2024-01-01', '0044-03-15 BC', 'infinity', '-infinity', '2024-02-29', null, '1970-01-01', '10000-01-01'],
-    values: ['2024-01-01', '2024-02-29', '0044-03-15 BC', 'infinity', '-infinity', '1970-01-01', '2024-01-01T23:00:00', '10000-01-01', '2023-02-29'],
+    rows: ['2024-01-01', '0044-03-15 BC', 'infinity', '-infinity', '2024-02-29', null, '1970-01-01', '10000-01-01', '5874897-12-31', '4714-11-24 BC'],
+    values: ['2024-01-01', '2024-02-29', '0044-03-15 BC', 'infinity', '-infinity', '1970-01-01', '2024-01-01T23:00:00', '10000-01-01', '2023-02-29', '5874897-12-31', '5874898-01-01', '4714-11-24 BC', '4714-11-23 BC'],
   },
   ts: {
     type: 'timestamp without time zone',
-    rows: ['2024-01-01 00:00', '1999-12-31 23:59:59.999999', 'infinity', '-infinity', '2024-02-29 12:00:00', null, '1970-01-01 00:00:00.000001', '0001-01-01 00:00 BC'],
-    values: ['2024-01-01T00:00:00', '2024-01-01 00:00', '2024-01-01T00:00:00+05', '1999-12-31T23:59:59.999999', '1970-01-01T00:00:00.000001', 'infinity', '-infinity', '0001-01-01T00:00:00 BC', '2024-02-30T00:00:00'],
+    rows: ['2024-01-01 00:00', '1999-12-31 23:59:59.999999', 'infinity', '-infinity', '2024-02-29 12:00:00', null, '1970-01-01 00:00:00.000001', '0001-01-01 00:00 BC', '294276-12-31 23:59:59.999999', '4714-11-24 00:00 BC'],
+    values: ['2024-01-01T00:00:00', '2024-01-01 00:00', '2024-01-01T00:00:00+05', '1999-12-31T23:59:59.999999', '1970-01-01T00:00:00.000001', 'infinity', '-infinity', '0001-01-01T00:00:00 BC', '2024-02-30T00:00:00', '294276-12-31T23:59:59.999999', '294277-01-01T00:00:00', '4714-11-24T00:00:00 BC', '4714-11-23T23:59:59.999999 BC', '294276-12-31T23:59:59.9999995', '1970-01-01T00:00:00.0000005', '1970-01-01T00:00:00.0000015', '1999-12-31T23:59:59.9999985'],
   },
   tz: {
     type: 'timestamp with time zone',
     rows: ['2024-01-01 00:00+00', '1999-12-31 23:59:59.999999-08', 'infinity', '-infinity', '2024-02-29 12:00:00+05:30', null, '1970-01-01 05:30:00+05:30', '2024-01-01 00:00+00:53:28'],
-    values: ['2024-01-01T00:00:00Z', '2024-01-01T00:00:00', '2023-12-31T19:00:00-05:00', '2000-01-01T07:59:59.999999Z', '1970-01-01T00:00:00Z', '2024-02-29T06:30:00Z', 'infinity', '2023-12-31T23:06:32Z', '2024-01-01T00:00:00+0530', ' 2024-01-01T00:00:00Z\t', '\u00a02024-01-01T00:00:00Z'],
+    values: ['2024-01-01T00:00:00Z', '2024-01-01T00:00:00', '2023-12-31T19:00:00-05:00', '2000-01-01T07:59:59.999999Z', '1970-01-01T00:00:00Z', '2024-02-29T06:30:00Z', 'infinity', '2023-12-31T23:06:32Z', '2024-01-01T00:00:00+0530', ' 2024-01-01T00:00:00Z\t', '\u00a02024-01-01T00:00:00Z', '294276-12-31T23:59:59-05', '294277-01-01T00:00:00+05', '4714-11-24T00:00:00+01 BC', '4714-11-23T23:00:00-01 BC', '2000-01-01T07:59:59.9999995Z', '1970-01-01T00:00:00.0000005Z', '1999-12-31T23:59:59.9999985-08'],
   },
   tm: {
     type: 'time without time zone',
-    rows: ['00:00', '23:59:59.999999', '24:00:00', '12:00:00.5', '10:00', null, '08:00'],
-    values: ['00:00', '10:00', '10:00:00', '24:00:00', '12:00:00.5', '23:59:59.999999', '10:00+05', '08:00:00.000001', '25:00', ' 10:00 ', '10:00\u00a0'],
+    rows: ['00:00', '23:59:59.999999', '24:00:00', '12:00:00.5', '10:00', null, '08:00', '00:00:00.000002', '12:00:00.123456'],
+    values: ['00:00', '10:00', '10:00:00', '24:00:00', '12:00:00.5', '23:59:59.999999', '10:00+05', '08:00:00.000001', '25:00', ' 10:00 ', '10:00\u00a0', '00:00:00.0000005', '00:00:00.0000015', '00:00:00.0000025', '12:00:00.1234565', '23:59:59.9999995', '23:59:59.9999985'],
   },
   tmtz: {
     type: 'time with time zone',
     rows: ['00:00+00', '23:59:59.999999-14', '24:00:00+00', '12:00+02', '10:00+02', null, '08:00+00'],
-    values: ['00:00Z', '10:00+02', '08:00+00', '08:00', '12:00+02:00', '24:00:00+00', '10:00+0200', '09:00+01', '00:00+15:59'],
+    values: ['00:00Z', '10:00+02', '08:00+00', '08:00', '12:00+02:00', '24:00:00+00', '10:00+0200', '09:00+01', '00:00+15:59', '00:00:00.0000005+00', '23:59:59.9999995+00', '12:00:00.0000015+02', '23:59:59.9999995-14'],
   },
   u: {
     type: 'uuid',
@@ -86,12 +88,19 @@ const COLUMNS: Record<string, ColumnSpec> = {
   jb: {
     type: 'jsonb',
     rows: ['{"a": 1, "b": [1, 2.0]}', '{"b":[1,2],"a":1.0}', '[]', '"x"', '1e2', '{"k": {"z": 1, "y": "é"}}', null, '[{"a":[]}, 9007199254740993]', '{"a":1,"a":2}'],
-    values: ['{"b":[1,2],"a":1}', '{"a":1,"b":[1,2.00]}', '100', '1e2', '"x"', '[]', '{"k":{"y":"é","z":1}}', 'nope', '{"a":2}', '[{"a":[]},9007199254740993]', '[{"a":[]},9007199254740992]', '{}'],
+    values: ['{"b":[1,2],"a":1}', '{"a":1,"b":[1,2.00]}', '100', '1e2', '"x"', '[]', '{"k":{"y":"é","z":1}}', 'nope', '{"a":2}', '[{"a":[]},9007199254740993]', '[{"a":[]},9007199254740992]', '{}', '"\\u0000"', '{"\\u0000":1}', '"\\ud800"', '"\\ud83d\\ude00"', '1e131072', '[1e-16384]', '{"a":1e-100000}', '-0', '1E2'],
     unordered: true,
   },
-  ia: { type: 'integer[]', arrayOf: 'integer', rows: ['{1,2}', '{}', '{1,NULL}', '{2,1}', null, '{-2147483648}'], values: ['[1,2]', '[ 1 , 2 ]', '[]', '[1,null]', '[2,1]', '[1.5]', '["1"]', '[-2147483648]', '[2147483648]', '{"a":1}', '1', 'nope'], unordered: true },
-  na: { type: 'numeric[]', arrayOf: 'numeric', rows: ['{1.0,2}', '{1,2.00}', '{NaN}', '{0.1}', null, '{Infinity,-Infinity}'], values: ['[1,2]', '[1.0,2.0]', '["NaN"]', '["nan"]', '[0.10]', '["Infinity","-Infinity"]', '[1e0,2]', '["x"]'], unordered: true },
-  ta: { type: 'text[]', arrayOf: 'text', rows: ['{a,b}', '{"a,b"}', '{""}', '{NULL}', null, '{B,a}'], values: ['["a","b"]', '["a,b"]', '[""]', '[null]', '["B","a"]', '["b","a"]', '[1]'], unordered: true },
+  js: {
+    type: 'json',
+    rows: ['{"b": 1, "1": 2}', '{"__proto__": 1}', '{"a":1, "a":2}', '[1.0, "\\u0041"]', '1e2', null, '{"k": {"z": 1, "y": "é"}}', '-0'],
+    values: ['{"1":2,"b":1}', '{"b":1,"1":2}', '{"__proto__":1}', '{"a":2}', '{"a":1,"a":2}', '{"a":1}', '[1,"A"]', '[1.0,"\\u0041"]', '100', '0', '{"k":{"y":"\\u00e9","z":1}}', '"\\u0000"', '1e131072', 'nope'],
+    unordered: true,
+    asJsonb: true,
+  },
+  ia: { type: 'integer[]', arrayOf: 'integer', rows: ['{1,2}', '{}', '{1,NULL}', '{2,1}', null, '{-2147483648}'], values: ['[1,2]', '[ 1 , 2 ]', '[]', '[1,null]', '[2,1]', '[1.5]', '["1"]', '[-2147483648]', '[2147483648]', '{"a":1}', '1', 'nope', '[2.0]', '[1e0]', '[1,2.0]', '[0x1]'], unordered: true },
+  na: { type: 'numeric[]', arrayOf: 'numeric', rows: ['{1.0,2}', '{1,2.00}', '{NaN}', '{0.1}', null, '{Infinity,-Infinity}'], values: ['[1,2]', '[1.0,2.0]', '["NaN"]', '["nan"]', '[0.10]', '["Infinity","-Infinity"]', '[1e0,2]', '["x"]', '[1e-16384]', '["1e-16384"]', '[1e131071]'], unordered: true },
+  ta: { type: 'text[]', arrayOf: 'text', rows: ['{a,b}', '{"a,b"}', '{""}', '{NULL}', null, '{B,a}'], values: ['["a","b"]', '["a,b"]', '[""]', '[null]', '["B","a"]', '["b","a"]', '[1]', '[1.0]', '[1e0]'], unordered: true },
   tza: {
     type: 'timestamp with time zone[]',
     arrayOf: 'timestamp with time zone',
@@ -148,8 +157,8 @@ const jsonArray = (element: string) =>
 async function buildCases(database: Database): Promise<Case[]> {
   const cases: Case[] = [];
   for (const [column, { type: declared, ...spec }] of Object.entries(COLUMNS)) {
-    const type = literalType(declared);
-    const collate = spec.collate ? ' collate "C"' : '';
+    const type = spec.asJsonb ? 'jsonb' : literalType(declared);
+    const columnAs = spec.collate ? ' collate "C"' : spec.asJsonb ? '::jsonb' : '';
     if (spec.arrayOf !== undefined) {
       const array = jsonArray(spec.arrayOf);
       for (const value of spec.values) {
@@ -164,13 +173,13 @@ async function buildCases(database: Database): Promise<Case[]> {
     for (const value of spec.values) {
       const ok = await casts(database, value, type);
       if (ok) castable.push(value);
-      for (const op of ops) cases.push({ column, filter: `${op}.${value}`, sql: ok ? `${column}${collate} ${SQL_OP[op]} $1::${type}` : null, value });
+      for (const op of ops) cases.push({ column, filter: `${op}.${value}`, sql: ok ? `${column}${columnAs} ${SQL_OP[op]} $1::${type}` : null, value });
     }
     // Values without commas, parentheses or quotes (in-list syntax), two and three at a time.
     const listable = castable.filter((v) => !/[,()"]/.test(v));
     for (const n of [2, 3]) {
       const list = listable.slice(0, n);
-      cases.push({ column, filter: `in.(${list.join(',')})`, sql: `${column}${collate} = any($1::${type}[])`, value: list });
+      cases.push({ column, filter: `in.(${list.join(',')})`, sql: `${column}${columnAs} = any($1::${type}[])`, value: list });
     }
     cases.push({ column, filter: 'is.null', sql: `${column} is null and $1::text is null`, value: null });
   }

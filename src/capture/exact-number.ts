@@ -33,7 +33,7 @@ export type Numeric = number | ExactNumber;
 const LITERAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 
 /** The parts of a decimal literal (JSON, or PostgreSQL's numeric input without NaN/Infinity); undefined if it is none. */
-function decimalParts(text: string): DecimalParts | undefined {
+export function decimalParts(text: string): DecimalParts | undefined {
   const m = LITERAL.exec(text);
   if (!m) return undefined;
   const [, sign, whole = '', fraction = ''] = m;
@@ -85,7 +85,7 @@ export function exactNumber(literal: string): Numeric | undefined {
 }
 
 /** How NaN and ±Infinity are written in row JSON and in filters (a Map: no "__proto__" or "constructor" in it). */
-const SPECIAL = new Map([
+export const SPECIAL = new Map([
   ['NaN', NaN],
   ['Infinity', Infinity],
   ['+Infinity', Infinity],
@@ -93,7 +93,7 @@ const SPECIAL = new Map([
 ]);
 
 /** The special values as PostgreSQL reads them in a literal: any case, and `inf` for infinity. */
-const SPECIAL_INPUT = new Map([
+export const SPECIAL_INPUT = new Map([
   ['nan', NaN],
   ['infinity', Infinity],
   ['+infinity', Infinity],
@@ -129,6 +129,25 @@ export function integerLiteral(text: string): bigint | undefined {
 }
 
 /**
+ * Whether numeric can hold the decimal literal: at most 131072 digits before
+ * the point, 16383 after it as written (trailing zeros count, `0e-16384` is
+ * refused too), and an exponent within ±1073741823, as numeric's input checks.
+ */
+export function numericHolds(literal: string): boolean {
+  const m = LITERAL.exec(literal);
+  const parts = decimalParts(literal);
+  if (!m || parts === undefined) return false;
+  const exponent = m[4] === undefined ? 0 : Number(m[4]);
+  const scale = (m[3] ?? '').length - exponent;
+  return Math.abs(exponent) <= 1_073_741_823 && scale <= 16_383 && (parts.sign === 0 || parts.exponent <= 131_072);
+}
+
+/** A decimal literal as a Numeric, when numeric can hold it. */
+function heldNumber(literal: string): Numeric | undefined {
+  return numericHolds(literal) ? exactNumber(literal) : undefined;
+}
+
+/**
  * A filter value of a numeric column, as numeric's input reads it: a decimal
  * literal (digits grouped by underscores, spaces around), an integer in 0x /
  * 0o / 0b, NaN or ±Infinity in any case, `inf`.
@@ -139,69 +158,16 @@ export function parseNumeric(text: string): Numeric | undefined {
   if (special !== undefined) return special;
   if (/^[+-]?0[xob]/i.test(trimmed)) {
     const integer = integerLiteral(trimmed);
-    return integer === undefined ? undefined : exactNumber(integer.toString());
+    return integer === undefined ? undefined : heldNumber(integer.toString());
   }
-  if (trimmed.includes('_')) return GROUPED_DECIMAL.test(trimmed) ? exactNumber(trimmed.replace(/_/g, '')) : undefined;
-  return exactNumber(trimmed);
-}
-
-const HEX_FLOAT = /^([+-]?)0x(?=\.?[\da-f])([\da-f]*)(?:\.([\da-f]*))?(?:p([+-]?\d+))?$/i;
-
-/**
- * A hexadecimal float ('0x1.8p3'), which real and double precision read through
- * strtod: rounded once, half to even, to the type's 24 or 53 significant bits
- * (fewer below its smallest normal); undefined past the type's range, as
- * PostgreSQL refuses it.
- */
-function hexFloat(text: string, single: boolean): number | undefined {
-  const m = HEX_FLOAT.exec(text);
-  if (!m) return undefined;
-  const [, sign, whole = '', fraction = '', power = '0'] = m;
-  let mantissa = BigInt(`0x${whole + fraction || '0'}`);
-  let exponent = Number(power) - 4 * fraction.length;
-  const negative = sign === '-';
-  if (mantissa === 0n) return negative ? -0 : 0;
-  const [precision, minExponent] = single ? [24, -149] : [53, -1074];
-  const shift = Math.max(0, mantissa.toString(2).length - precision, minExponent - exponent);
-  if (shift > 0) {
-    const dropped = mantissa & ((1n << BigInt(shift)) - 1n);
-    const half = 1n << BigInt(shift - 1);
-    mantissa >>= BigInt(shift);
-    if (dropped > half || (dropped === half && (mantissa & 1n) === 1n)) mantissa += 1n;
-    exponent += shift;
-  }
-  const value = Number(mantissa) * 2 ** exponent;
-  const limit = single ? 3.4028234663852886e38 : Number.MAX_VALUE;
-  if (value === 0 || !(value <= limit)) return undefined;
-  return negative ? -value : value;
+  if (trimmed.includes('_')) return GROUPED_DECIMAL.test(trimmed) ? heldNumber(trimmed.replace(/_/g, '')) : undefined;
+  return heldNumber(trimmed);
 }
 
 /** A row value of a numeric column as to_json writes it; NaN and ±Infinity arrive as strings. */
 export function numericOf(value: unknown): Numeric | undefined {
   if (typeof value === 'number' || value instanceof ExactNumber) return value;
   return typeof value === 'string' ? SPECIAL.get(value) : undefined;
-}
-
-/**
- * A filter value of a real (single) or double precision column, rounded as
- * PostgreSQL rounds it to the column's type; undefined when it is no number or
- * out of the type's range.
- */
-export function parseFloatValue(text: string, single: boolean): number | undefined {
-  const trimmed = trimCSpace(text);
-  const special = SPECIAL_INPUT.get(trimmed.toLowerCase());
-  if (special !== undefined) return special;
-  if (/^[+-]?0x/i.test(trimmed)) return hexFloat(trimmed, single);
-  const parts = decimalParts(trimmed);
-  if (parts === undefined) return undefined;
-  const n = single ? Math.fround(Number(trimmed)) : Number(trimmed);
-  return Number.isFinite(n) && (n !== 0 || parts.sign === 0) ? n : undefined;
-}
-
-/** A row value of a real or double precision column; NaN and ±Infinity arrive as strings. */
-export function floatOf(value: unknown, single: boolean): number | undefined {
-  const n = typeof value === 'number' ? value : value instanceof ExactNumber ? Number(value.toString()) : typeof value === 'string' ? SPECIAL.get(value) : undefined;
-  return n !== undefined && single ? Math.fround(n) : n;
 }
 
 /** PostgreSQL's order: -Infinity < finite values < Infinity < NaN, and NaN = NaN. */

@@ -4,15 +4,16 @@
  * PostgreSQL's order), real and double precision as the floats they are,
  * timestamps and times of day to the microsecond, uuids by their bytes,
  * text by code point (character(n) without its padding), enums in their
- * labels' order, intervals by their length, jsonb by value, arrays element
- * by element, json by its JSON text. Row values are what parseExactJson made
+ * labels' order, intervals by their length, jsonb and json by value, arrays
+ * element by element (json-values). Row values are what parseExactJson made
  * of to_json's output.
  */
-import { exactJsonText, parseExactJson } from '../capture/exact-json.js';
-import { compareNumeric, ExactNumber, floatOf, integerLiteral, trimCSpace, numericKey, numericOf, parseFloatValue, parseNumeric, type Numeric } from '../capture/exact-number.js';
+import { compareNumeric, ExactNumber, integerLiteral, trimCSpace, numericKey, numericOf, parseNumeric, type Numeric } from '../capture/exact-number.js';
+import { floatOf, parseFloatValue } from '../capture/float-number.js';
 import { compareIntervals, parseInterval, type IntervalSpan } from './interval.js';
 import { compareInstants, instantKey, parseInstant, type Instant, type TimeType } from './instant.js';
 import { compareTimesOfDay, parseTimeOfDay, timeOfDayKey, type TimeOfDay } from './time-of-day.js';
+import { arrayValues, jsonbValues } from './json-values.js';
 
 export interface ColumnValues<C> {
   /**
@@ -170,82 +171,6 @@ const paddedText: ColumnValues<string> = {
   key: (value) => value,
 };
 
-/**
- * jsonb equality is by value: keys in any order, numbers by their value
- * (`1.0` equals `1`). Written out canonically, equal values give equal text.
- */
-function canonicalJson(value: unknown): string {
-  if (value instanceof ExactNumber) return value.toString();
-  if (typeof value === 'number') return String(value);
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** A filter value read as JSON and handed to `read`; undefined when it is no JSON. */
-function jsonFilter<C>(read: (value: unknown) => C | undefined): (text: string) => C | undefined {
-  return (text) => {
-    let value: unknown;
-    try {
-      value = parseExactJson(text);
-    } catch {
-      return undefined;
-    }
-    return read(value);
-  };
-}
-
-const jsonb: ColumnValues<string> = {
-  memoAs: 'jsonb',
-  fromFilter: jsonFilter(canonicalJson),
-  // A row's JSON writes SQL NULL and a json null alike: both are NULL here.
-  fromRow: (value) => (value === null || value === undefined ? undefined : canonicalJson(value)),
-  compare: null,
-  key: (value) => value,
-};
-
-/**
- * An array compares as PostgreSQL's array `=` does: the same shape, each
- * element equal as values of its type are ('{1.0}' equals '{1}' in a
- * numeric[]), NULL elements equal to each other. Both sides are JSON arrays,
- * as to_json writes them; a filter's elements are read as filter values of
- * the element type, so one PostgreSQL could not cast refuses the filter.
- */
-function arrayValues(elementType: string, element: ColumnValues<unknown>): ColumnValues<string> {
-  const keyOf = (value: unknown, read: (item: unknown) => unknown): string | undefined => {
-    if (value === null) return 'null';
-    if (Array.isArray(value)) {
-      const items = value.map((item) => keyOf(item, read));
-      return items.includes(undefined) ? undefined : `[${items.join(',')}]`;
-    }
-    const item = read(value);
-    if (item === undefined) return undefined;
-    const key = element.key(item);
-    return `${typeof key}:${typeof key === 'string' ? JSON.stringify(key) : String(key)}`;
-  };
-  const fromFilterItem = (item: unknown) => element.fromFilter(typeof item === 'string' ? item : exactJsonText(item));
-  return {
-    // By element type: a column whose element type changed is read afresh.
-    memoAs: `array:${elementType}`,
-    fromFilter: jsonFilter((value) => (Array.isArray(value) ? keyOf(value, fromFilterItem) : undefined)),
-    fromRow: (value) => (Array.isArray(value) ? keyOf(value, (item) => element.fromRow(item)) : undefined),
-    compare: null,
-    key: (value) => value,
-  };
-}
-
-/** json has no equality in PostgreSQL; its values compare by their text, whitespace aside. */
-const json: ColumnValues<string> = {
-  memoAs: 'json',
-  fromFilter: jsonFilter(exactJsonText),
-  fromRow: (value) => (value === null || value === undefined ? undefined : exactJsonText(value)),
-  compare: null,
-  key: (value) => value,
-};
-
 const INTEGER_BITS: Record<string, 16 | 32 | 64> = { smallint: 16, integer: 32, bigint: 64 };
 const NUMERIC = /^numeric(\(\d+(,\s*-?\d+)?\))?$/;
 const TIME = /^(timestamp(\(\d\))? with(out)? time zone|date)$/;
@@ -265,8 +190,7 @@ export function columnValues(type: string, enumLabels: readonly string[] | null)
   if (enumLabels !== null) return untyped(enumValues(enumLabels));
   // Arrays first: integer[] is an array, not an integer. An array of enums or domains compares its elements as text.
   if (type.endsWith('[]')) return untyped(arrayValues(type.slice(0, -2), columnValues(type.slice(0, -2), null)));
-  if (type === 'jsonb') return untyped(jsonb);
-  if (type === 'json') return untyped(json);
+  if (type === 'jsonb' || type === 'json') return untyped(jsonbValues);
   const bits = Object.hasOwn(INTEGER_BITS, type) ? INTEGER_BITS[type] : undefined;
   if (bits !== undefined) return untyped(integerValues(bits));
   if (NUMERIC.test(type)) return untyped(exact);

@@ -5,7 +5,8 @@
  * "infinity" — and filter values in the same ISO 8601 forms ("Z", a space for
  * "T", "+05", "+0530" too). A value is read as PostgreSQL casts it to the
  * column's type: a timestamp (without time zone) ignores an offset, a date
- * ignores the time; a timestamptz value without an offset is UTC.
+ * ignores the time; a timestamptz value without an offset is UTC; a value
+ * outside the type's range is none.
  */
 import { trimCSpace } from '../capture/exact-number.js';
 
@@ -59,11 +60,24 @@ export function offsetSeconds(sign: string | undefined, h: string, mi: string, s
   return (sign === '-' ? -1 : 1) * (Number(h) * 3600 + Number(mi) * 60 + Number(s));
 }
 
-/** Microseconds of a seconds fraction, rounded to six digits. */
+/**
+ * Microseconds of a seconds fraction, as PostgreSQL computes them: the
+ * fraction read as a double, times a million, rounded half to even. So
+ * `.0000005` (0.5 µs exactly, in doubles) is 0 µs and `.0000015` is 2.
+ */
 export function microsOf(fraction: string): number {
-  const micros = Number(fraction.slice(0, 6).padEnd(6, '0'));
-  return fraction.length > 6 && fraction.charCodeAt(6) >= 53 ? micros + 1 : micros;
+  if (fraction === '') return 0;
+  const micros = Number(`0.${fraction}`) * 1_000_000;
+  const whole = Math.floor(micros);
+  const rest = micros - whole;
+  return rest > 0.5 || (rest === 0.5 && whole % 2 === 1) ? whole + 1 : whole;
 }
+
+// PostgreSQL's range: dates from 4714-11-24 BC (Julian day 0) up to 5874897-12-31,
+// timestamps from its first midnight up to 294276-12-31 23:59:59.999999.
+const FIRST_DAY = daysFromCivil(-4713, 11, 24);
+const DAY_AFTER_LAST_DATE = daysFromCivil(5874898, 1, 1);
+const SECOND_AFTER_LAST_TIMESTAMP = daysFromCivil(294277, 1, 1) * 86400;
 
 /** The instant a value of the column's type denotes; undefined when it is not one. */
 export function parseInstant(text: string, type: TimeType): Instant | undefined {
@@ -80,15 +94,17 @@ export function parseInstant(text: string, type: TimeType): Instant | undefined 
   const day = Number(d);
   if (day < 1 || day > (month === 2 && isLeap(year) ? 29 : (DAYS_IN_MONTH[month - 1] as number))) return undefined;
   const days = daysFromCivil(year, month, day);
-  if (type === 'date') return { seconds: days * 86400, micros: 0 };
+  if (type === 'date') return days >= FIRST_DAY && days < DAY_AFTER_LAST_DATE ? { seconds: days * 86400, micros: 0 } : undefined;
   const clock = clockSeconds(h, mi, s, fraction);
   const zone = offsetSeconds(zulu === undefined ? offsetSign : undefined, oh, om, os);
   if (clock === undefined || zone === undefined) return undefined;
   // A timestamp without time zone is wall-clock time: PostgreSQL drops an offset given with it.
   const offset = type === 'timestamp' ? 0 : zone;
   const micros = microsOf(fraction);
-  const seconds = days * 86400 + clock - offset;
-  return micros === 1_000_000 ? { seconds: seconds + 1, micros: 0 } : { seconds, micros };
+  const seconds = days * 86400 + clock - offset + (micros === 1_000_000 ? 1 : 0);
+  // A timestamptz's range holds for its UTC time: an offset may carry a value out of it.
+  if (seconds < FIRST_DAY * 86400 || seconds >= SECOND_AFTER_LAST_TIMESTAMP) return undefined;
+  return { seconds, micros: micros === 1_000_000 ? 0 : micros };
 }
 
 export function compareInstants(a: Instant, b: Instant): number {
