@@ -109,6 +109,8 @@ const COLUMNS: Record<string, ColumnSpec> = {
     unordered: true,
   },
   ua: { type: 'uuid[]', arrayOf: 'uuid', rows: ['{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', null, '{00000000-0000-0000-0000-000000000000,a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'], values: ['["A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"]', '["{a0eebc999c0b4ef8bb6d6bb9bd380a11}"]', '["00000000-0000-0000-0000-000000000000","a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"]', '["x"]'], unordered: true },
+  ea: { type: 'priority[]', arrayOf: 'priority', rows: ['{low,high}', '{}', '{mid,NULL}', '{high,low}', null], values: ['["low","high"]', '["high","low"]', '[]', '["mid",null]', '["Low"]', '["urgent"]', '[1]'], unordered: true },
+  doma: { type: 'small_count[]', arrayOf: 'small_count', rows: ['{1,2}', '{}', '{-5,NULL}', '{10}', null], values: ['[1,2]', '["1","2"]', '["01","2"]', '[1.0,2]', '["x"]', '[-5,null]', '[10]', '[2147483648]', '[]'], unordered: true },
   e: { type: 'priority', rows: ['low', 'high', 'mid', 'low', 'high', null, 'mid'], values: ['low', 'mid', 'high', 'Low', 'urgent'] },
   dom: { type: 'small_count', rows: ['0', '-5', '2147483647', '1', '10', null, '-1'], values: ['0', '1', '-5', '10', '2147483647', '2147483648', 'x'] },
 };

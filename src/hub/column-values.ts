@@ -184,12 +184,13 @@ const untyped = <C>(values: ColumnValues<C>) => values as unknown as ColumnValue
 
 /**
  * The values of a column, by the type format_type names (a domain's base
- * type) and, for an enum, its labels in order.
+ * type; an array of domains as an array of their base type) and, for an enum
+ * or an array of enums, its labels in order.
  */
 export function columnValues(type: string, enumLabels: readonly string[] | null): ColumnValues<unknown> {
+  // Arrays first: integer[] is an array, not an integer; an enum's labels are its elements'.
+  if (type.endsWith('[]')) return untyped(arrayValues(type.slice(0, -2), columnValues(type.slice(0, -2), enumLabels)));
   if (enumLabels !== null) return untyped(enumValues(enumLabels));
-  // Arrays first: integer[] is an array, not an integer. An array of enums or domains compares its elements as text.
-  if (type.endsWith('[]')) return untyped(arrayValues(type.slice(0, -2), columnValues(type.slice(0, -2), null)));
   if (type === 'jsonb' || type === 'json') return untyped(jsonbValues);
   const bits = Object.hasOwn(INTEGER_BITS, type) ? INTEGER_BITS[type] : undefined;
   if (bits !== undefined) return untyped(integerValues(bits));

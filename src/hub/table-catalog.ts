@@ -10,10 +10,13 @@ import { RowcastError } from '../errors.js';
 import type { TableColumn, TableInfo } from '../protocol.js';
 import type { ReadRule } from './authorization.js';
 
-/** A column as filters see it: for a domain, `baseType` is the type underneath (what to_json writes). */
+/**
+ * A column as filters see it: for a domain, `baseType` is the type underneath
+ * (what to_json writes); for an array of domains, the array of their base type.
+ */
 export interface CatalogColumn extends TableColumn {
   readonly baseType: string;
-  /** For an enum (or a domain over one), its labels in the type's order; else null. */
+  /** For an enum (or a domain over one, or an array of either), its labels in the type's order; else null. */
   readonly enumLabels: readonly string[] | null;
 }
 
@@ -69,8 +72,8 @@ export class TableCatalog extends EventEmitter<CatalogEvents> {
                     'name', a.attname,
                     'type', format_type(a.atttypid, a.atttypmod),
                     'nullable', not a.attnotnull,
-                    'base_type', format_type(b.oid, b.typmod),
-                    'enum_labels', (select json_agg(l.enumlabel order by l.enumsortorder) from pg_enum l where l.enumtypid = b.oid)
+                    'base_type', case when e.oid is null then format_type(b.oid, b.typmod) else format_type(e.oid, e.typmod) || '[]' end,
+                    'enum_labels', (select json_agg(l.enumlabel order by l.enumsortorder) from pg_enum l where l.enumtypid = coalesce(e.oid, b.oid))
                     ) order by a.attnum)
              from pg_attribute a
              cross join lateral (
@@ -79,6 +82,13 @@ export class TableCatalog extends EventEmitter<CatalogEvents> {
                  union all
                  select t.typbasetype, t.typtypmod from d join pg_type t on t.oid = d.oid where t.typtype = 'd')
                select d.oid, d.typmod from d join pg_type t on t.oid = d.oid where t.typtype <> 'd') b
+             -- An array's element type, through its domains too: an array of enums orders nothing but reads its labels.
+             left join lateral (
+               with recursive d(oid, typmod) as (
+                 select t.typelem, b.typmod from pg_type t where t.oid = b.oid and t.typsubscript = 'array_subscript_handler'::regproc
+                 union all
+                 select t.typbasetype, t.typtypmod from d join pg_type t on t.oid = d.oid where t.typtype = 'd')
+               select d.oid, d.typmod from d join pg_type t on t.oid = d.oid where t.typtype <> 'd') e on true
             where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns,
           (select json_agg(a.attname order by array_position(i.indkey, a.attnum))
              from pg_index i
