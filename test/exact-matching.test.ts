@@ -131,6 +131,10 @@ describe('numbers', () => {
     expect(await refusal(rowcast, 'measures', 'at=eq.constructor')).toBe('400 filter on at: "constructor" is not a timestamp with time zone');
     expect(await refusal(rowcast, 'measures', 'nums=eq.[1,')).toBe('400 filter on nums: "[1," is not an integer[]');
     expect(await refusal(rowcast, 'measures', 'nums=lt.[1]')).toBe('400 filter on nums: lt does not apply to integer[]');
+    // Spellings PostgreSQL's datetime input takes that Rowcast refuses, as the README says.
+    for (const value of ['epoch', 'now', 'today', '20240101', '2024-01-01 10:00 PM', '2024-01-01 10:00 UTC', '2024-01-01 10:00 Europe/Paris', '2024-01-01 10:00 +02']) {
+      expect(await refusal(rowcast, 'measures', `at=eq.${encodeURIComponent(value)}`)).toBe(`400 filter on at: "${value}" is not a timestamp with time zone`);
+    }
   });
 });
 
