@@ -44,13 +44,15 @@ function isLeap(year: number): boolean {
 }
 
 /**
- * Whole seconds past midnight of a wall-clock time as written; 24:00:00 is
- * the last, a leap second (:60) is allowed. Undefined when out of range.
+ * Microseconds past midnight of a wall-clock time as written, given the
+ * microseconds its fraction rounds to: up to 24:00:00, a leap second (:60)
+ * allowed within that, as PostgreSQL allows them (12:00:60.5 is 12:01:00.5,
+ * 23:59:60.5 is refused). Undefined when out of range.
  */
-export function clockSeconds(h: string, mi: string, s: string, fraction: string): number | undefined {
+export function clockMicros(h: string, mi: string, s: string, fractionMicros: number): number | undefined {
   const [hour, minute, second] = [Number(h), Number(mi), Number(s)];
-  if (minute > 59 || second > 60 || hour > 24 || (hour === 24 && (minute > 0 || second > 0 || /[1-9]/.test(fraction)))) return undefined;
-  return hour * 3600 + minute * 60 + second;
+  const micros = ((hour * 60 + minute) * 60 + second) * 1_000_000 + fractionMicros;
+  return minute > 59 || second > 60 || micros > 86_400_000_000 ? undefined : micros;
 }
 
 /** Seconds east of UTC of an offset as written (no sign: none given, 0); undefined past ±15:59:59. */
@@ -94,17 +96,18 @@ export function parseInstant(text: string, type: TimeType): Instant | undefined 
   const day = Number(d);
   if (day < 1 || day > (month === 2 && isLeap(year) ? 29 : (DAYS_IN_MONTH[month - 1] as number))) return undefined;
   const days = daysFromCivil(year, month, day);
-  if (type === 'date') return days >= FIRST_DAY && days < DAY_AFTER_LAST_DATE ? { seconds: days * 86400, micros: 0 } : undefined;
-  const clock = clockSeconds(h, mi, s, fraction);
+  // A date ignores the time, but not a time out of range.
+  const clock = clockMicros(h, mi, s, microsOf(fraction));
   const zone = offsetSeconds(zulu === undefined ? offsetSign : undefined, oh, om, os);
   if (clock === undefined || zone === undefined) return undefined;
+  if (type === 'date') return days >= FIRST_DAY && days < DAY_AFTER_LAST_DATE ? { seconds: days * 86400, micros: 0 } : undefined;
   // A timestamp without time zone is wall-clock time: PostgreSQL drops an offset given with it.
   const offset = type === 'timestamp' ? 0 : zone;
-  const micros = microsOf(fraction);
-  const seconds = days * 86400 + clock - offset + (micros === 1_000_000 ? 1 : 0);
+  const micros = clock % 1_000_000;
+  const seconds = days * 86400 + (clock - micros) / 1_000_000 - offset;
   // A timestamptz's range holds for its UTC time: an offset may carry a value out of it.
   if (seconds < FIRST_DAY * 86400 || seconds >= SECOND_AFTER_LAST_TIMESTAMP) return undefined;
-  return { seconds, micros: micros === 1_000_000 ? 0 : micros };
+  return { seconds, micros };
 }
 
 export function compareInstants(a: Instant, b: Instant): number {

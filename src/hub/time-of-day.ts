@@ -8,7 +8,7 @@
  * values in the same ISO 8601 forms ("08:00", "Z", "+0530").
  */
 import { trimCSpace } from '../capture/exact-number.js';
-import { clockSeconds, microsOf, offsetSeconds } from './instant.js';
+import { clockMicros, microsOf, offsetSeconds } from './instant.js';
 
 export interface TimeOfDay {
   /** Microseconds past midnight, local to the offset. */
@@ -25,12 +25,9 @@ export function parseTimeOfDay(text: string, withZone: boolean): TimeOfDay | und
   if (!m) return undefined;
   const [, h = '0', mi = '0', s = '0', fraction = '', zulu, offsetSign, oh = '0', colonMinutes, os = '0', compactMinutes] = m;
   const om = colonMinutes ?? compactMinutes ?? '0';
-  const clock = clockSeconds(h, mi, s, fraction);
+  const micros = clockMicros(h, mi, s, microsOf(fraction));
   const offset = offsetSeconds(zulu === undefined ? offsetSign : undefined, oh, om, os);
-  if (clock === undefined || offset === undefined) return undefined;
-  // A leap second, or a fraction rounded up, may reach 24:00:00 but not pass it.
-  const micros = clock * 1_000_000 + microsOf(fraction);
-  if (micros > 86_400_000_000) return undefined;
+  if (micros === undefined || offset === undefined) return undefined;
   return { micros, offset: withZone ? offset : 0 };
 }
 
