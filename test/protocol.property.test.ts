@@ -227,6 +227,7 @@ const TABLE: ExposedTable = {
   info: { schema: 'public', name: 't', primary_key: ['id'], columns: COLUMNS, read_rule: 'authenticated' },
   rule: { kind: 'authenticated' },
   columns: new Map(COLUMNS.map((c) => [c.name, c])),
+  historyAfterSeq: 0,
 };
 
 type Cond = { op: Cmp; value: string } | { op: 'in'; values: string[] } | { op: 'is'; value: null | boolean };

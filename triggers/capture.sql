@@ -106,6 +106,14 @@ begin
 end
 $$;
 
+-- Where a table's own history begins once it is exposed under a name: after
+-- every seq allocated so far (see sql/0008). Its writers are held off by the
+-- lock of the DDL or expose that calls this, so their changes come after.
+create or replace function rowcast.history_start() returns bigint
+language sql as $$
+  select coalesce(pg_sequence_last_value(pg_get_serial_sequence('rowcast.changes', 'seq')::regclass), 0)
+$$;
+
 -- Every change to what is exposed, and how: bumps the registry's version (see
 -- sql/0007) and tells running servers at once.
 create or replace function rowcast.registry_changed(what json) returns void
@@ -125,6 +133,7 @@ language plpgsql as $$
 declare
   schema_name name;
   rel_name name;
+  owner_type oid;
 begin
   select n.nspname, c.relname into schema_name, rel_name
   from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -146,17 +155,30 @@ begin
   if roles is not null and owner_column is not null then
     raise exception 'rowcast.expose: give roles or owner_column, not both';
   end if;
-  if owner_column is not null and not exists (
-    select 1 from pg_attribute
-    where attrelid = tbl and attname = owner_column and attnum > 0 and not attisdropped
-  ) then
-    raise exception 'rowcast.expose: table %.% has no column %', schema_name, rel_name, owner_column;
+  if owner_column is not null then
+    select a.atttypid into owner_type from pg_attribute a
+    where a.attrelid = tbl and a.attname = owner_column and a.attnum > 0 and not a.attisdropped;
+    if owner_type is null then
+      raise exception 'rowcast.expose: table %.% has no column %', schema_name, rel_name, owner_column;
+    end if;
+    while (select typtype from pg_type where oid = owner_type) = 'd' loop
+      select typbasetype into owner_type from pg_type where oid = owner_type;
+    end loop;
+    -- The token's sub is a string: json's "7" and 7, or an array's bounds, would read as one owner.
+    if owner_type in ('json'::regtype, 'jsonb'::regtype)
+       or (select typcategory from pg_type where oid = owner_type) in ('A', 'C', 'G', 'R') then
+      raise exception 'rowcast.expose: owner column % of %.% is of type %; an owner column holds a scalar (text, uuid, a number…) compared with the token''s sub',
+        owner_column, schema_name, rel_name, format_type(owner_type, null);
+    end if;
   end if;
 
-  insert into rowcast.exposed_tables (table_schema, table_name, read_roles, owner_column, relid)
-  values (schema_name, rel_name, roles, owner_column, tbl)
+  -- A name newly exposed, or now another table's: what was logged under it before is not this table's.
+  insert into rowcast.exposed_tables (table_schema, table_name, read_roles, owner_column, relid, history_after_seq)
+  values (schema_name, rel_name, roles, owner_column, tbl, rowcast.history_start())
   on conflict (table_schema, table_name)
-  do update set read_roles = excluded.read_roles, owner_column = excluded.owner_column, relid = excluded.relid;
+  do update set read_roles = excluded.read_roles, owner_column = excluded.owner_column, relid = excluded.relid,
+    history_after_seq = case when exposed_tables.relid is distinct from excluded.relid
+                             then excluded.history_after_seq else exposed_tables.history_after_seq end;
 
   perform rowcast.install_capture_triggers(tbl);
 

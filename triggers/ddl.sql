@@ -44,7 +44,9 @@ begin
       raise warning 'rowcast: %.% is no longer exposed: clients name tables as schema.table, and its new name has a dot',
         quote_ident(moved.new_schema), quote_ident(moved.new_name);
     else
-      update rowcast.exposed_tables set table_schema = moved.new_schema, table_name = moved.new_name
+      -- What was logged under its new name before belongs to whichever table had the name then.
+      update rowcast.exposed_tables
+      set table_schema = moved.new_schema, table_name = moved.new_name, history_after_seq = rowcast.history_start()
       where table_schema = moved.old_schema and table_name = moved.old_name;
     end if;
     perform rowcast.registry_changed(json_build_object(
@@ -83,6 +85,18 @@ begin
       ) then
         perform rowcast.registry_changed(json_build_object('action', 'altered', 'oid', obj.objid));
       end if;
+    end loop;
+    -- An owner column renamed or dropped leaves its rule naming nothing: its rows are admin's only.
+    for obj in
+      select e.table_schema, e.table_name, e.owner_column
+      from pg_event_trigger_ddl_commands() d
+      join rowcast.exposed_tables e on to_regclass(format('%I.%I', e.table_schema, e.table_name)) = d.objid
+      where d.command_tag = 'ALTER TABLE' and e.owner_column is not null
+        and not exists (select from pg_attribute a
+                        where a.attrelid = d.objid and a.attname = e.owner_column and a.attnum > 0 and not a.attisdropped)
+    loop
+      raise warning 'rowcast: the read rule of %.% names owner column %, which it no longer has: its rows are readable by admin only until rowcast.expose names the owner column again',
+        quote_ident(obj.table_schema), quote_ident(obj.table_name), quote_ident(obj.owner_column);
     end loop;
     -- An enum given a label, or a label renamed: filters on its columns order by the labels.
     for obj in select * from pg_event_trigger_ddl_commands() where command_tag = 'ALTER TYPE' loop

@@ -32,6 +32,7 @@ export interface RowcastTables {
     owner_column: string | null;
     exposed_at: Generated<Date>;
     relid: number | null;
+    history_after_seq: Generated<Int8>;
   };
 }
 

@@ -4,8 +4,7 @@
  * indexes subscriptions by owner so a change reaches only its owner's.
  */
 import { RowcastError } from '../errors.js';
-import type { TableInfo } from '../protocol.js';
-import { exactJsonText } from '../capture/exact-json.js';
+import type { Row, TableInfo } from '../protocol.js';
 import { ExactNumber, numericText } from '../capture/exact-number.js';
 
 export interface Principal {
@@ -48,12 +47,23 @@ export function readGrant(principal: Principal, table: TableInfo, rule: ReadRule
 }
 
 /**
- * The owner key of a row, compared as text with the token's sub: a number by
- * its exact decimal digits (a bigint 9007199254740993 is not ...992's), text
- * as it is.
+ * The owner key of a value, compared as text with the token's sub: a number
+ * by its exact decimal digits (a bigint 9007199254740993 is not ...992's),
+ * text as it is, a boolean as true or false. An array or an object (an array,
+ * composite or JSON owner column) is no one's: several such values, which
+ * PostgreSQL tells apart, would read as one sub.
  */
-export function ownerKey(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
+function ownerKey(value: unknown): string | null {
   if (typeof value === 'string') return value;
-  return typeof value === 'number' || value instanceof ExactNumber ? numericText(value) : exactJsonText(value);
+  if (typeof value === 'number' || value instanceof ExactNumber) return numericText(value);
+  return typeof value === 'boolean' ? String(value) : null;
+}
+
+/**
+ * The owner key of a row's column. Only the row's own columns: a column the
+ * row lacks (renamed since, or named like "constructor") has no owner, never
+ * what Object.prototype holds under that name.
+ */
+export function ownerOf(row: Row, column: string): string | null {
+  return Object.hasOwn(row, column) ? ownerKey(row[column]) : null;
 }

@@ -1,12 +1,13 @@
 /**
  * ChangeMatcher: whether a change is for a given client (its ops, its read
- * grant: owner rows only, for owner rules; its filter) and what of it the
+ * grant: owner rows only, for owner rules; its filter; the table's own
+ * history, not that of a table that had its name before) and what of it the
  * client may see. Shared by live subscriptions and by catch-up reads, so both
  * see exactly the same rows.
  */
 import type { Change } from '../capture/change.js';
 import type { Op } from '../protocol.js';
-import { ownerKey, type ReadGrant } from './authorization.js';
+import { ownerOf, type ReadGrant } from './authorization.js';
 import type { RowPredicate } from './subscription-filter.js';
 
 export class ChangeMatcher {
@@ -14,22 +15,24 @@ export class ChangeMatcher {
     readonly ops: ReadonlySet<Op>,
     readonly grant: ReadGrant,
     private readonly filter: RowPredicate | null,
+    /** The table's ExposedTable.historyAfterSeq: what lies at or before it was another table's. */
+    private readonly historyAfterSeq: number,
   ) {}
 
   withFilter(filter: RowPredicate | null): ChangeMatcher {
-    return new ChangeMatcher(this.ops, this.grant, filter);
+    return new ChangeMatcher(this.ops, this.grant, filter, this.historyAfterSeq);
   }
 
   /** The change as this client may see it, or null when it is not for this client. */
   admit(change: Change): Change | null {
-    if (!this.ops.has(change.op)) return null;
+    if (!this.ops.has(change.op) || change.record.seq <= this.historyAfterSeq) return null;
     const grant = this.grant;
     if (grant.kind === 'owner') {
-      if (ownerKey(change.row[grant.column]) !== grant.owner) return null;
+      if (ownerOf(change.row, grant.column) !== grant.owner) return null;
       if (this.filter !== null && !this.filter(change.row)) return null;
       // A row handed over from another owner: its previous version was never this client's to read.
       const old = change.old;
-      return old !== null && ownerKey(old[grant.column]) !== grant.owner ? change.withoutOld() : change;
+      return old !== null && ownerOf(old, grant.column) !== grant.owner ? change.withoutOld() : change;
     }
     return this.filter === null || this.filter(change.row) ? change : null;
   }

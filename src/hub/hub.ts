@@ -8,7 +8,7 @@ import type { Change } from '../capture/change.js';
 import { compareCursors, decodeCursor, type Cursor } from '../capture/cursor.js';
 import { asRowcastError, RowcastError } from '../errors.js';
 import { OPS, type Filter, type Op } from '../protocol.js';
-import { ownerKey, readGrant, type Principal } from './authorization.js';
+import { ownerOf, readGrant, type Principal } from './authorization.js';
 import { ChangeMatcher } from './change-matcher.js';
 import { RowValueMemo } from './column-values.js';
 import { compileFilter } from './subscription-filter.js';
@@ -133,7 +133,7 @@ export class Hub {
     const table = this.options.catalog.resolve(request.table);
     const grant = readGrant(request.principal, table.info, table.rule);
     const filter = compileFilter(request.filter, table, this.rowValues);
-    return { table, matcher: new ChangeMatcher(new Set(request.ops ?? OPS), grant, filter) };
+    return { table, matcher: new ChangeMatcher(new Set(request.ops ?? OPS), grant, filter, table.historyAfterSeq) };
   }
 
   /** A newer cursor to hand this subscription's client, if any: see Subscription.cursorNews. */
@@ -154,7 +154,7 @@ export class Hub {
       if (!entry) continue;
       for (const subscription of entry.all) subscription.offer(change);
       if (entry.ownerColumn !== null && entry.byOwner.size > 0) {
-        const owner = ownerKey(change.row[entry.ownerColumn]);
+        const owner = ownerOf(change.row, entry.ownerColumn);
         const owners = owner === null ? undefined : entry.byOwner.get(owner);
         if (owners) for (const subscription of owners) subscription.offer(change);
       }
@@ -207,7 +207,8 @@ export class Hub {
   private recheck(subscription: Subscription, table: ExposedTable, principal: Principal): void {
     try {
       const grant = readGrant(principal, table.info, table.rule);
-      if (JSON.stringify(grant) !== JSON.stringify(subscription.grant)) {
+      // Another table under the name (dropped and created again, or renamed into it) reads as a new grant too.
+      if (JSON.stringify(grant) !== JSON.stringify(subscription.grant) || table.historyAfterSeq !== subscription.table.historyAfterSeq) {
         subscription.end(new RowcastError('forbidden', `what you may read of ${table.key} changed; subscribe again`));
       }
     } catch (error) {

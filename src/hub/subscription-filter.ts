@@ -32,11 +32,13 @@ const TESTS = {
 function compileCondition(column: CatalogColumn, cond: FilterCondition, memo: RowValueMemo): RowPredicate {
   const name = column.name;
   const values = columnValues(column.baseType, column.enumLabels);
-  const read = (row: Row) => memo.read(row, name, values, row[name]);
+  // Only the row's own columns: one it lacks (written before the column was added) is NULL, whatever its name.
+  const cell = (row: Row) => (Object.hasOwn(row, name) ? row[name] : undefined);
+  const read = (row: Row) => memo.read(row, name, values, cell(row));
   if (cond.op === 'is') {
     const want = cond.value;
     if (want !== null && column.baseType !== 'boolean') throw bad(name, `is.${want} needs a boolean column`);
-    return (row) => (want === null ? row[name] === null || row[name] === undefined : row[name] === want);
+    return (row) => (want === null ? cell(row) === null || cell(row) === undefined : cell(row) === want);
   }
   const coerce = (text: string): unknown => {
     const value = values.fromFilter(text);

@@ -26,6 +26,12 @@ export interface ExposedTable {
   readonly info: TableInfo;
   readonly rule: ReadRule;
   readonly columns: ReadonlyMap<string, CatalogColumn>;
+  /**
+   * Changes logged under this name with seq up to here were written before
+   * this table was exposed under it (by a table since dropped or renamed):
+   * not this table's, served to no one (sql/0008).
+   */
+  readonly historyAfterSeq: number;
 }
 
 interface CatalogRow {
@@ -35,6 +41,7 @@ interface CatalogRow {
   table_name: string | null;
   read_roles: string[] | null;
   owner_column: string | null;
+  history_after_seq: string | null;
   columns: Array<TableColumn & { base_type: string; enum_labels: string[] | null }> | null;
   primary_key: string[] | null;
 }
@@ -67,7 +74,7 @@ export class TableCatalog extends EventEmitter<CatalogEvents> {
     const generation = ++this.started;
     const { rows } = await sql<CatalogRow>`
       select r.version::text, t.* from rowcast.registry r left join (
-        select e.table_schema, e.table_name, e.read_roles, e.owner_column,
+        select e.table_schema, e.table_name, e.read_roles, e.owner_column, e.history_after_seq::text,
           (select json_agg(json_build_object(
                     'name', a.attname,
                     'type', format_type(a.atttypid, a.atttypmod),
@@ -117,8 +124,9 @@ export class TableCatalog extends EventEmitter<CatalogEvents> {
         columns,
         read_rule: rule.kind,
       };
-      next.set(key, { key, info, rule, columns: new Map(catalogColumns.map((c) => [c.name, c])) });
-      nextSignature.set(key, JSON.stringify([rule, catalogColumns]));
+      const historyAfterSeq = Number(row.history_after_seq ?? 0);
+      next.set(key, { key, info, rule, columns: new Map(catalogColumns.map((c) => [c.name, c])), historyAfterSeq });
+      nextSignature.set(key, JSON.stringify([rule, catalogColumns, historyAfterSeq]));
     }
     const changed = [...this.signature.keys()].filter((k) => nextSignature.get(k) !== this.signature.get(k));
     this.tables = next;
