@@ -4,8 +4,7 @@
  * indexes subscriptions by owner so a change reaches only its owner's.
  */
 import { RowcastError } from '../errors.js';
-import type { Row, TableInfo } from '../protocol.js';
-import { ExactNumber, numericText } from '../capture/exact-number.js';
+import type { TableInfo } from '../protocol.js';
 
 export interface Principal {
   sub: string | null;
@@ -44,26 +43,4 @@ export function readGrant(principal: Principal, table: TableInfo, rule: ReadRule
       if (principal.sub === null) throw new RowcastError('forbidden', `${name} is readable by row owners only, and the token has no sub`);
       return { kind: 'owner', column: rule.column, owner: principal.sub };
   }
-}
-
-/**
- * The owner key of a value, compared as text with the token's sub: a number
- * by its exact decimal digits (a bigint 9007199254740993 is not ...992's),
- * text as it is, a boolean as true or false. An array or an object (an array,
- * composite or JSON owner column) is no one's: several such values, which
- * PostgreSQL tells apart, would read as one sub.
- */
-function ownerKey(value: unknown): string | null {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || value instanceof ExactNumber) return numericText(value);
-  return typeof value === 'boolean' ? String(value) : null;
-}
-
-/**
- * The owner key of a row's column. Only the row's own columns: a column the
- * row lacks (renamed since, or named like "constructor") has no owner, never
- * what Object.prototype holds under that name.
- */
-export function ownerOf(row: Row, column: string): string | null {
-  return Object.hasOwn(row, column) ? ownerKey(row[column]) : null;
 }

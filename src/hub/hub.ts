@@ -8,8 +8,9 @@ import type { Change } from '../capture/change.js';
 import { compareCursors, decodeCursor, type Cursor } from '../capture/cursor.js';
 import { asRowcastError, RowcastError } from '../errors.js';
 import { OPS, type Filter, type Op } from '../protocol.js';
-import { ownerOf, readGrant, type Principal } from './authorization.js';
-import { ChangeMatcher } from './change-matcher.js';
+import { readGrant, type Principal } from './authorization.js';
+import { ChangeMatcher, type Ownership } from './change-matcher.js';
+import { OwnerKeys } from './owner-keys.js';
 import { RowValueMemo } from './column-values.js';
 import { compileFilter } from './subscription-filter.js';
 import { Subscription, type SubscriptionSink } from './subscription.js';
@@ -31,7 +32,8 @@ export interface SubscribeRequest extends MatchRequest {
 /** Subscriptions of one table. */
 interface TableIndex {
   all: Set<Subscription>;
-  ownerColumn: string | null;
+  /** How rows are keyed by owner: the newest owner subscription's (older ones of another column type were ended). */
+  owners: OwnerKeys | null;
   byOwner: Map<string, Set<Subscription>>;
 }
 
@@ -133,7 +135,20 @@ export class Hub {
     const table = this.options.catalog.resolve(request.table);
     const grant = readGrant(request.principal, table.info, table.rule);
     const filter = compileFilter(request.filter, table, this.rowValues);
-    return { table, matcher: new ChangeMatcher(new Set(request.ops ?? OPS), grant, filter, table.historyAfterSeq) };
+    const ownership = grant.kind === 'owner' ? this.ownership(table, grant.column, grant.owner) : null;
+    return { table, matcher: new ChangeMatcher(new Set(request.ops ?? OPS), grant, filter, table.historyAfterSeq, ownership) };
+  }
+
+  /** The rows a sub owns, as the owner column's type reads the sub; one it cannot read owns none, and is refused. */
+  private ownership(table: ExposedTable, column: string, sub: string): Ownership {
+    const keys = new OwnerKeys(column, table.columns.get(column), this.rowValues);
+    const key = keys.ofSub(sub);
+    if (key === null) {
+      const type = table.columns.get(column)?.type;
+      if (type === undefined) throw new RowcastError('forbidden', `the read rule of ${table.key} names owner column ${column}, which it no longer has: only admin reads it`);
+      throw new RowcastError('forbidden', `${table.key} is readable by row owners only, and the token's sub is no ${type} of its owner column ${column}`);
+    }
+    return { keys, key };
   }
 
   /** A newer cursor to hand this subscription's client, if any: see Subscription.cursorNews. */
@@ -153,8 +168,8 @@ export class Hub {
       const entry = this.index.get(change.tableKey);
       if (!entry) continue;
       for (const subscription of entry.all) subscription.offer(change);
-      if (entry.ownerColumn !== null && entry.byOwner.size > 0) {
-        const owner = ownerOf(change.row, entry.ownerColumn);
+      if (entry.owners !== null && entry.byOwner.size > 0) {
+        const owner = entry.owners.ofRow(change.row);
         const owners = owner === null ? undefined : entry.byOwner.get(owner);
         if (owners) for (const subscription of owners) subscription.offer(change);
       }
@@ -207,8 +222,14 @@ export class Hub {
   private recheck(subscription: Subscription, table: ExposedTable, principal: Principal): void {
     try {
       const grant = readGrant(principal, table.info, table.rule);
-      // Another table under the name (dropped and created again, or renamed into it) reads as a new grant too.
-      if (JSON.stringify(grant) !== JSON.stringify(subscription.grant) || table.historyAfterSeq !== subscription.table.historyAfterSeq) {
+      // Another table under the name (dropped and created again, or renamed into it), or an owner
+      // column of another type (which keys its rows differently), reads as a new grant too.
+      const ownerColumn = (t: ExposedTable) => (grant.kind === 'owner' ? JSON.stringify(t.columns.get(grant.column) ?? null) : '');
+      if (
+        JSON.stringify(grant) !== JSON.stringify(subscription.grant) ||
+        table.historyAfterSeq !== subscription.table.historyAfterSeq ||
+        ownerColumn(table) !== ownerColumn(subscription.table)
+      ) {
         subscription.end(new RowcastError('forbidden', `what you may read of ${table.key} changed; subscribe again`));
       }
     } catch (error) {
@@ -220,14 +241,14 @@ export class Hub {
     const key = subscription.table.key;
     let entry = this.index.get(key);
     if (!entry) {
-      entry = { all: new Set(), ownerColumn: null, byOwner: new Map() };
+      entry = { all: new Set(), owners: null, byOwner: new Map() };
       this.index.set(key, entry);
     }
-    const grant = subscription.grant;
-    if (grant.kind === 'owner') {
-      entry.ownerColumn = grant.column;
-      let owners = entry.byOwner.get(grant.owner);
-      if (!owners) entry.byOwner.set(grant.owner, (owners = new Set()));
+    const ownership = subscription.ownership;
+    if (ownership !== null) {
+      entry.owners = ownership.keys;
+      let owners = entry.byOwner.get(ownership.key);
+      if (!owners) entry.byOwner.set(ownership.key, (owners = new Set()));
       owners.add(subscription);
     } else {
       entry.all.add(subscription);
@@ -241,11 +262,11 @@ export class Hub {
     const entry = this.index.get(subscription.table.key);
     if (!entry) return;
     entry.all.delete(subscription);
-    const grant = subscription.grant;
-    if (grant.kind === 'owner') {
-      const owners = entry.byOwner.get(grant.owner);
+    const ownership = subscription.ownership;
+    if (ownership !== null) {
+      const owners = entry.byOwner.get(ownership.key);
       owners?.delete(subscription);
-      if (owners?.size === 0) entry.byOwner.delete(grant.owner);
+      if (owners?.size === 0) entry.byOwner.delete(ownership.key);
     }
     if (entry.all.size === 0 && entry.byOwner.size === 0) this.index.delete(subscription.table.key);
   }

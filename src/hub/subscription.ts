@@ -10,7 +10,7 @@ import { compareCursors, transactionsThrough, type Cursor } from '../capture/cur
 import { asRowcastError, RowcastError } from '../errors.js';
 import type { Filter } from '../protocol.js';
 import type { ReadGrant } from './authorization.js';
-import type { ChangeMatcher } from './change-matcher.js';
+import type { ChangeMatcher, Ownership } from './change-matcher.js';
 import type { RowPredicate } from './subscription-filter.js';
 import type { ExposedTable } from './table-catalog.js';
 
@@ -94,6 +94,11 @@ export class Subscription {
 
   get grant(): ReadGrant {
     return this.matcher.grant;
+  }
+
+  /** For an owner grant: the key of the rows this subscription's sub owns, and how rows are keyed. */
+  get ownership(): Ownership | null {
+    return this.matcher.ownership;
   }
 
   /** The filter compiled again, for the table's columns as they are now. */
