@@ -146,7 +146,7 @@ export class Hub {
     if (key === null) {
       const type = table.columns.get(column)?.type;
       if (type === undefined) throw new RowcastError('forbidden', `the read rule of ${table.key} names owner column ${column}, which it no longer has: only admin reads it`);
-      throw new RowcastError('forbidden', `${table.key} is readable by row owners only, and the token's sub is no ${type} of its owner column ${column}`);
+      throw new RowcastError('forbidden', `${table.key} is readable by row owners only, and the token's sub is not a value of its owner column ${column} (${type})`);
     }
     return { keys, key };
   }
