@@ -162,6 +162,22 @@ function describe(error: z.ZodError): string {
 }
 
 /** Validates one text frame from a client (CONTRACT §4 error rules). */
+/** The id an error about a message names it by (`ref`): its `id`, when that is a string of reasonable length. */
+function refOf(value: unknown): string | undefined {
+  const id = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
+  return typeof id === 'string' && id.length <= 128 ? id : undefined;
+}
+
+/** The `ref` of a frame refused unread (rate_limited): its id, if it is a JSON object with one. */
+export function frameRef(data: unknown): string | undefined {
+  if (typeof data !== 'string') return undefined;
+  try {
+    return refOf(JSON.parse(data));
+  } catch {
+    return undefined;
+  }
+}
+
 export function parseClientMessage(text: string): ParsedClientMessage {
   let value: unknown;
   try {
@@ -172,8 +188,7 @@ export function parseClientMessage(text: string): ParsedClientMessage {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, code: 'invalid_message', message: 'a message must be a JSON object' };
   }
-  const id = (value as { id?: unknown }).id;
-  const ref = typeof id === 'string' && id.length <= 128 ? id : undefined;
+  const ref = refOf(value);
   const parsed = ClientMessageSchema.safeParse(value);
   if (!parsed.success) {
     return { ok: false, code: 'invalid_message', message: describe(parsed.error), ...(ref ? { ref } : {}) };

@@ -15,6 +15,8 @@ import {
   type ConnectionState,
 } from './connection-state.js';
 import {
+  abandonSocket,
+  closeSocket,
   defaultWebSocket,
   endpointsOf,
   parseServerFrame,
@@ -29,7 +31,7 @@ import { Listeners } from './listeners.js';
 import type { ChangeEvent, SubscribeOptions } from './subscription.js';
 import { ClientSubscriptions } from './subscriptions.js';
 import type { RowcastTables } from './tables.js';
-import { canRefresh, resolveToken, tokenExpiry, TokenRefreshTimer, type TokenSource } from './token.js';
+import { canRefresh, resolveToken, tokenExpiry, TokenRefresher, type TokenSource } from './token.js';
 
 export interface ClientOptions {
   /** The server: `http://127.0.0.1:8080`, its `/ws` URL, or in a browser a path such as `/`. */
@@ -47,6 +49,11 @@ export type ClientEvents = {
   error: [error: RowcastClientError];
 };
 
+/** A connection open this long has lasted: a drop after it starts the backoff over. */
+const STABLE_CONNECTION_MS = 5000;
+/** The pause before asking again for subscriptions refused with rate_limited (plus up to as much again, at random). */
+const RATE_LIMITED_RETRY_MS = 1000;
+
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -59,14 +66,16 @@ export class RowcastClient<Tables = RowcastTables> {
   private readonly subscriptions = new ClientSubscriptions((message) => this.send(message));
   private readonly listeners = new Listeners<ClientEvents>();
   private socket: WebSocketLike | null = null;
-  /** The token the current connection was opened or last re-authenticated with. */
-  private token: string | null = null;
   private welcomed = false;
   /** A refused token was already replaced by a fresh one since the last successful connection. */
   private refreshedAfterRefusal = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
-  private readonly refreshTimer = new TokenRefreshTimer(() => void this.refreshToken());
+  /** The attempts the open connection took, and since when it is open: a drop soon after goes on with the backoff. */
+  private openedAfter = 0;
+  private openedAt = 0;
+  private readonly refresher: TokenRefresher;
   private heartbeat: Heartbeat | null = null;
+  private askTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly options: ClientOptions) {
     const WebSocketImpl = options.WebSocket ?? defaultWebSocket();
@@ -74,6 +83,12 @@ export class RowcastClient<Tables = RowcastTables> {
     this.WebSocketImpl = WebSocketImpl;
     this.endpoints = endpointsOf(options.url);
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.refresher = new TokenRefresher(
+      options.token,
+      (token) => this.send({ type: 'auth', token }),
+      // The server closes with 4401 at expiry; reconnecting asks the function again.
+      (error) => this.listeners.emit('error', new RowcastClientError('token_unavailable', `refreshing the token failed: ${messageOf(error)}`)),
+    );
     void this.connect();
   }
 
@@ -93,7 +108,7 @@ export class RowcastClient<Tables = RowcastTables> {
   ): () => void {
     if (this.current.kind === 'closed') throw new Error('the client is closed');
     // The server's rows are trusted to have the table's shape: that is what `rowcast types` describes.
-    const subscription = this.subscriptions.add(table, options, onChange as (change: ChangeEvent) => void, this.welcomed);
+    const subscription = this.subscriptions.add(table, options, onChange as (change: ChangeEvent) => void);
     return () => this.subscriptions.cancel(subscription);
   }
 
@@ -119,7 +134,7 @@ export class RowcastClient<Tables = RowcastTables> {
       return;
     }
     this.socket = socket;
-    this.token = token;
+    this.refresher.current = token;
     this.welcomed = false;
     socket.addEventListener('message', (event) => this.guard(() => this.socket === socket && this.receive(event.data)));
     socket.addEventListener('close', (event) => this.guard(() => this.socket === socket && this.dropped(event.code, event.reason)));
@@ -150,9 +165,13 @@ export class RowcastClient<Tables = RowcastTables> {
         this.subscriptions.cursor(message.sub, message.cursor);
         return;
       case 'authenticated':
-        this.scheduleRefresh(message.exp);
+        this.refresher.arm(message.exp);
         return;
       case 'error': {
+        if (message.code === 'rate_limited' && this.subscriptions.postpone(message.ref)) {
+          this.askLater();
+          return;
+        }
         const about = this.subscriptions.failed(message.ref);
         if (about) this.listeners.emit('error', new RowcastClientError(message.code, message.message, about.table));
         return;
@@ -166,10 +185,14 @@ export class RowcastClient<Tables = RowcastTables> {
   private welcome(connectionId: string, heartbeatMs: number): void {
     this.welcomed = true;
     this.refreshedAfterRefusal = false;
+    this.openedAfter = this.current.kind === 'reconnecting' ? this.current.attempt : 0;
+    this.openedAt = Date.now();
     this.subscriptions.welcomed();
-    this.move({ type: 'welcome', connectionId });
+    // Armed before the state is told: a listener that closes the client on 'open' stops them too.
     this.startHeartbeat(heartbeatMs);
-    this.scheduleRefresh(this.token === null ? null : tokenExpiry(this.token));
+    const token = this.refresher.current;
+    this.refresher.arm(token === null ? null : tokenExpiry(token));
+    this.move({ type: 'welcome', connectionId });
   }
 
   private dropped(code: number, reason: string): void {
@@ -177,6 +200,8 @@ export class RowcastClient<Tables = RowcastTables> {
     this.socket = null;
     this.welcomed = false;
     this.stopConnectionTimers();
+    const tooBig = code === CloseCode.messageTooBig ? this.subscriptions.dropLargestRequest() : undefined;
+    if (tooBig) this.listeners.emit('error', new RowcastClientError('message_too_big', `the subscribe message of ${tooBig.table} is larger than the server takes (close 1009); it was dropped`, tooBig.table));
     this.subscriptions.disconnected();
     if (this.current.kind === 'closed') return;
     if (code === CloseCode.unauthorized) {
@@ -185,11 +210,12 @@ export class RowcastClient<Tables = RowcastTables> {
     }
     const lostReason = `connection closed (${code}${reason ? ` ${reason}` : ''})`;
     if (welcomed) {
-      this.move({ type: 'lost', reason: lostReason });
+      const lasted = Date.now() - this.openedAt >= STABLE_CONNECTION_MS;
+      this.move({ type: 'lost', reason: lostReason, after: lasted ? 0 : this.openedAfter });
       return;
     }
     // A refused upgrade looks like any failed connection to a WebSocket: ask over HTTP whether it was the token.
-    void refusesToken(this.endpoints.http, this.token).then(
+    void refusesToken(this.endpoints.http, this.refresher.current).then(
       (rejected) => (rejected ? this.tokenRefused('the server refused the token (HTTP 401)') : this.move({ type: 'lost', reason: lostReason })),
       () => this.move({ type: 'lost', reason: lostReason }),
     );
@@ -228,7 +254,7 @@ export class RowcastClient<Tables = RowcastTables> {
     const socket = this.socket;
     this.socket = null;
     this.subscriptions.clear();
-    socket?.close(1000, 'client closed');
+    if (socket) closeSocket(socket, 1000, 'client closed');
   }
 
   /** Pings on the server's heartbeat; a server silent for longer is given up on. */
@@ -241,32 +267,25 @@ export class RowcastClient<Tables = RowcastTables> {
         this.guard(() => {
           if (this.socket !== socket || !socket) return;
           this.dropped(1006, 'the server stopped answering');
-          socket.close();
+          abandonSocket(socket);
         }),
     );
-  }
-
-  private scheduleRefresh(exp: number | null): void {
-    this.refreshTimer.arm(canRefresh(this.options.token) ? exp : null);
-  }
-
-  private async refreshToken(): Promise<void> {
-    const socket = this.socket;
-    try {
-      const token = await resolveToken(this.options.token);
-      if (token === null || this.socket !== socket) return;
-      this.token = token;
-      this.send({ type: 'auth', token });
-    } catch (error) {
-      // The server closes with 4401 at expiry; reconnecting asks the function again.
-      this.listeners.emit('error', new RowcastClientError('token_unavailable', `refreshing the token failed: ${messageOf(error)}`));
-    }
   }
 
   private stopConnectionTimers(): void {
     this.heartbeat?.stop();
     this.heartbeat = null;
-    this.refreshTimer.disarm();
+    this.refresher.disarm();
+    if (this.askTimer) clearTimeout(this.askTimer);
+    this.askTimer = null;
+  }
+
+  /** Subscriptions the server was too busy to take are asked for again after a pause, on this connection. */
+  private askLater(): void {
+    this.askTimer ??= setTimeout(() => {
+      this.askTimer = null;
+      this.guard(() => this.subscriptions.ask());
+    }, RATE_LIMITED_RETRY_MS * (1 + Math.random()));
   }
 
   private send(message: ClientMessage): void {

@@ -6,7 +6,8 @@
  *
  *   connecting ──welcome──► open ──lost──► reconnecting ──welcome──► open
  *       │                                     │  ▲
- *       └──────────lost──────────────────────►│  └─lost (attempt + 1, longer backoff)
+ *       └──────────lost──────────────────────►│  └─lost (attempt + 1, longer backoff;
+ *                                             │        also from an open that did not last)
  *   any ──fatal──► closed(error)      any ──close──► closed(null)
  */
 
@@ -37,8 +38,13 @@ export type ConnectionStateKind = ConnectionState['kind'];
 
 export type ConnectionEvent =
   | { readonly type: 'welcome'; readonly connectionId: string }
-  /** The socket closed or could not open; `immediate` skips the backoff (a refreshed token to try). */
-  | { readonly type: 'lost'; readonly reason: string; readonly immediate?: boolean }
+  /**
+   * The socket closed or could not open; `immediate` skips the backoff (a
+   * refreshed token to try). `after`: the attempts a connection that did not
+   * last took to open, which the backoff goes on from (a server that closes
+   * each connection soon after its welcome is not hammered).
+   */
+  | { readonly type: 'lost'; readonly reason: string; readonly immediate?: boolean; readonly after?: number }
   | { readonly type: 'fatal'; readonly error: RowcastClientError }
   | { readonly type: 'close' };
 
@@ -72,7 +78,7 @@ export function transition(state: ConnectionState, event: ConnectionEvent, conte
     case 'welcome':
       return { kind: 'open', connectionId: event.connectionId };
     case 'lost': {
-      const attempt = state.kind === 'reconnecting' ? state.attempt + 1 : 1;
+      const attempt = (state.kind === 'reconnecting' ? state.attempt : (event.after ?? 0)) + 1;
       const retryInMs = event.immediate ? 0 : backoffDelay(attempt, context.backoff, context.random);
       return { kind: 'reconnecting', attempt, retryInMs, reason: event.reason };
     }

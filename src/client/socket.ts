@@ -17,6 +17,8 @@ export interface SocketCloseEvent {
 export interface WebSocketLike {
   send(data: string): void;
   close(code?: number, reason?: string): void;
+  /** `ws` only: drops the connection without the closing handshake a vanished peer never answers. */
+  terminate?(): void;
   addEventListener(type: 'open', listener: () => void): void;
   addEventListener(type: 'message', listener: (event: SocketMessageEvent) => void): void;
   addEventListener(type: 'close', listener: (event: SocketCloseEvent) => void): void;
@@ -78,4 +80,20 @@ export function parseServerFrame(data: unknown): ServerMessage {
   const parsed = ServerMessageSchema.safeParse(JSON.parse(String(data)));
   if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? 'unknown shape');
   return parsed.data;
+}
+
+/** How long a closing client waits for the server's side of the closing handshake. */
+const CLOSE_GRACE_MS = 1000;
+
+/** Closes with `code`; a peer that vanished never answers, and `ws` would wait 30 s for it, keeping the process alive. */
+export function closeSocket(socket: WebSocketLike, code: number, reason: string): void {
+  socket.close(code, reason);
+  const grace = setTimeout(() => socket.terminate?.(), CLOSE_GRACE_MS);
+  socket.addEventListener('close', () => clearTimeout(grace));
+}
+
+/** Drops a connection whose server stopped answering: no closing handshake to wait for. */
+export function abandonSocket(socket: WebSocketLike): void {
+  if (socket.terminate) socket.terminate();
+  else socket.close();
 }

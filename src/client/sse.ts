@@ -2,10 +2,12 @@
  * Server-Sent Events for environments without WebSocket (CONTRACT §5): one
  * EventSource per subscription. EventSource reconnects by itself and sends
  * Last-Event-ID, the cursor of the last change, so the server resumes right
- * after it; change ids already handed over are dropped.
+ * after it; change ids already handed over are dropped. It gives up on an
+ * HTTP error: over the connection limit (503) a new one is opened with
+ * backoff, from the last cursor; any other refusal ends the subscription.
  */
 import { ChangeEventSchema, HttpErrorBodySchema } from '../protocol.js';
-import { RowcastClientError } from './connection-state.js';
+import { backoffDelay, DEFAULT_BACKOFF, RowcastClientError, type BackoffOptions } from './connection-state.js';
 import { endpointsOf } from './socket.js';
 import { ClientSubscription, type ChangeEvent, type SubscribeOptions } from './subscription.js';
 import type { RowcastTables } from './tables.js';
@@ -32,6 +34,8 @@ export interface SseOptions<R> extends SubscribeOptions<R> {
   EventSource?: EventSourceConstructor;
   /** The stream ended for good: refused (HTTP 4xx) or ended by the server. */
   onError?: (error: RowcastClientError) => void;
+  /** Between new streams when the server was over its connection limit (HTTP 503). */
+  backoff?: Partial<BackoffOptions>;
 }
 
 /** EventSource.CLOSED: the source gave up and will not reconnect. */
@@ -89,13 +93,16 @@ export function subscribeSse<Tables = RowcastTables, K extends keyof Tables & st
       // A throwing error handler has nowhere left to report to.
     }
   };
+  // The server's rows are trusted to have the table's shape: that is what `rowcast types` describes.
+  const subscription = new ClientSubscription('sse', table, options, onChange as (change: ChangeEvent) => void);
+  const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+  let source: EventSourceLike;
+  let retry: ReturnType<typeof setTimeout> | null = null;
+  let attempt = 0;
   const fail = (error: RowcastClientError) => {
     source.close();
     report(error);
   };
-  // The server's rows are trusted to have the table's shape: that is what `rowcast types` describes.
-  const subscription = new ClientSubscription('sse', table, options, onChange as (change: ChangeEvent) => void);
-  const source = new EventSourceImpl(sseUrl(url, table, options as SseOptions<Record<string, unknown>>));
   // Nothing thrown in a listener may escape: Node's EventTarget would make it an uncaught exception.
   const guarded = (what: string, fn: (event: SseMessageEvent) => void) => (event: SseMessageEvent) => {
     try {
@@ -104,30 +111,47 @@ export function subscribeSse<Tables = RowcastTables, K extends keyof Tables & st
       report(new RowcastClientError('handler_failed', `${what}: ${(error as Error).message}`, table));
     }
   };
-  // The server subscribes before it answers, so an open stream is a set-up subscription.
-  source.addEventListener(
-    'open',
-    guarded('onSubscribed failed', () => subscription.cancelled || options.onSubscribed?.()),
-  );
-  source.addEventListener(
-    'change',
-    guarded('a change event could not be handled', (event) => subscription.deliver(ChangeEventSchema.parse(JSON.parse(String(event.data))))),
-  );
-  source.addEventListener(
-    'error',
-    guarded('the error handler failed', (event) => {
-      // The server's own `event: error` (the subscription ended) carries data; the source's has none.
-      if (event.data !== undefined) {
-        fail(errorOf(event.data, 'the server ended the stream'));
-      } else if (source.readyState === CLOSED) {
-        const status = event.code === undefined ? '' : ` with HTTP ${event.code}`;
-        const code = (event.code && CODE_OF_STATUS[event.code]) || 'unavailable';
-        fail(new RowcastClientError(code, `the server refused the event stream of ${table}${status}`, table));
-      }
-    }),
-  );
+  /** A source from the subscription's cursor: the first, or one after EventSource gave up on a refusal that may pass. */
+  const open = () => {
+    retry = null;
+    const since = subscription.request().since;
+    source = new EventSourceImpl(sseUrl(url, table, { ...(options as SseOptions<Record<string, unknown>>), ...(since === undefined ? {} : { since }) }));
+    // The server subscribes before it answers, so an open stream is a set-up subscription.
+    source.addEventListener(
+      'open',
+      guarded('onSubscribed failed', () => {
+        attempt = 0;
+        if (!subscription.cancelled) options.onSubscribed?.();
+      }),
+    );
+    source.addEventListener(
+      'change',
+      guarded('a change event could not be handled', (event) => subscription.deliver(ChangeEventSchema.parse(JSON.parse(String(event.data))))),
+    );
+    source.addEventListener(
+      'error',
+      guarded('the error handler failed', (event) => {
+        // The server's own `event: error` (the subscription ended) carries data; the source's has none.
+        if (event.data !== undefined) {
+          fail(errorOf(event.data, 'the server ended the stream'));
+        } else if (source.readyState === CLOSED && !subscription.cancelled) {
+          // Over the connection limit (503) is no answer about this stream: try again later, as the WebSocket client does.
+          if (event.code === 503) {
+            attempt += 1;
+            retry = setTimeout(open, backoffDelay(attempt, backoff));
+            return;
+          }
+          const status = event.code === undefined ? '' : ` with HTTP ${event.code}`;
+          const code = (event.code && CODE_OF_STATUS[event.code]) || 'unavailable';
+          fail(new RowcastClientError(code, `the server refused the event stream of ${table}${status}`, table));
+        }
+      }),
+    );
+  };
+  open();
   return () => {
     subscription.cancelled = true;
+    if (retry) clearTimeout(retry);
     source.close();
   };
 }

@@ -8,19 +8,41 @@ import { ClientSubscription, type ChangeEvent, type SubscribeOptions } from './s
 
 type ChangeMessage = Extract<ServerMessage, { type: 'change' }>;
 
+/**
+ * Subscribe frames awaiting the server's answer at most: more at once, after
+ * a reconnect with many subscriptions, would run into the server's rate limit
+ * and, refused more than a burst in a row, have the connection closed (1008).
+ */
+const MAX_REQUESTS_IN_FLIGHT = 20;
+
 export class ClientSubscriptions {
   private readonly byId = new Map<string, ClientSubscription>();
   private count = 0;
+  /** Between a welcome and the connection's end. */
+  private connected = false;
 
   constructor(private readonly send: (message: ClientMessage) => void) {}
 
-  /** A new subscription, asked for at once when the connection is `welcomed`, else on the next welcome. */
-  add(table: string, options: SubscribeOptions<Row>, onChange: (change: ChangeEvent) => void, welcomed: boolean): ClientSubscription {
+  /** A new subscription, asked for as soon as the connection has room for it. */
+  add(table: string, options: SubscribeOptions<Row>, onChange: (change: ChangeEvent) => void): ClientSubscription {
     this.count += 1;
     const subscription = new ClientSubscription(`s${this.count}`, table, options, onChange);
     this.byId.set(subscription.id, subscription);
-    if (welcomed) this.send(subscription.request());
+    this.ask();
     return subscription;
+  }
+
+  /** Asks for subscriptions not yet asked on this connection, a window at a time (in the order they were made). */
+  ask(): void {
+    if (!this.connected) return;
+    let inFlight = 0;
+    for (const subscription of this.byId.values()) if (subscription.status === 'requested') inFlight++;
+    for (const subscription of this.byId.values()) {
+      if (inFlight >= MAX_REQUESTS_IN_FLIGHT) return;
+      if (subscription.status !== 'idle' || subscription.cancelled) continue;
+      this.send(subscription.request());
+      inFlight++;
+    }
   }
 
   cancel(subscription: ClientSubscription): void {
@@ -35,8 +57,9 @@ export class ClientSubscriptions {
   welcomed(): void {
     for (const subscription of [...this.byId.values()]) {
       if (subscription.cancelled) this.byId.delete(subscription.id);
-      else if (subscription.status === 'idle') this.send(subscription.request());
     }
+    this.connected = true;
+    this.ask();
   }
 
   subscribed(id: string, cursor: string): void {
@@ -47,6 +70,7 @@ export class ClientSubscriptions {
       this.send({ type: 'unsubscribe', id });
       this.byId.delete(id);
     }
+    this.ask();
   }
 
   change(message: ChangeMessage): void {
@@ -72,11 +96,33 @@ export class ClientSubscriptions {
       return null;
     }
     this.byId.delete(subscription.id);
+    this.ask();
     return subscription.cancelled ? null : { table: subscription.table };
+  }
+
+  /** The server was too busy to take `ref`'s subscribe (rate_limited): true when it is to be asked again later, with `ask`. */
+  postpone(ref: string | undefined): boolean {
+    const subscription = ref === undefined ? undefined : this.byId.get(ref);
+    if (subscription?.status !== 'requested') return false;
+    subscription.disconnect();
+    return true;
+  }
+
+  /** For a close the server gave because of a frame too large (1009): the largest subscribe frame it had not answered, which can never be sent; it ends. */
+  dropLargestRequest(): ClientSubscription | undefined {
+    let largest: { subscription: ClientSubscription; size: number } | undefined;
+    for (const subscription of this.byId.values()) {
+      if (subscription.status !== 'requested' || subscription.cancelled) continue;
+      const size = new TextEncoder().encode(JSON.stringify(subscription.request())).length;
+      if (!largest || size > largest.size) largest = { subscription, size };
+    }
+    if (largest) this.byId.delete(largest.subscription.id);
+    return largest?.subscription;
   }
 
   /** The connection ended: the next one must subscribe again. */
   disconnected(): void {
+    this.connected = false;
     for (const subscription of this.byId.values()) subscription.disconnect();
   }
 

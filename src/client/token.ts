@@ -52,19 +52,72 @@ export function refreshDelay(expSeconds: number, nowMs: number): number {
 }
 
 /** Calls `refresh` shortly before the current token expires. */
-export class TokenRefreshTimer {
+class TokenRefreshTimer {
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly refresh: () => void) {}
 
-  /** Re-arms for a token expiring at `exp` (seconds since the epoch); null disarms. */
-  arm(exp: number | null): void {
+  /**
+   * Re-arms for a token expiring at `exp` (seconds since the epoch); null
+   * disarms. `atLeastMs` spaces out asking again for a token function that
+   * still returns the same token, whose refresh delay would shrink to 0.
+   */
+  arm(exp: number | null, atLeastMs = 0): void {
     this.disarm();
-    if (exp !== null) this.timer = setTimeout(this.refresh, Math.min(refreshDelay(exp, Date.now()), MAX_TIMER_MS));
+    if (exp !== null) this.timer = setTimeout(this.refresh, Math.min(Math.max(refreshDelay(exp, Date.now()), atLeastMs), MAX_TIMER_MS));
   }
 
   disarm(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+  }
+}
+
+/** How soon a token function that returned the token in use again is asked again. */
+const SAME_TOKEN_RETRY_MS = 1000;
+
+/**
+ * Keeps a connection's token fresh: asks the token function shortly before
+ * `exp` and hands a new token to `use` (an `auth` frame). A function still
+ * returning the token in use is asked again a second later, not in a loop
+ * as that token runs out.
+ */
+export class TokenRefresher {
+  private readonly timer = new TokenRefreshTimer(() => void this.refresh());
+  /** Bumped by disarm(): an answer for an earlier connection is dropped. */
+  private generation = 0;
+  /** The token the connection uses now. */
+  current: string | null = null;
+
+  constructor(
+    private readonly source: TokenSource | undefined,
+    private readonly use: (token: string) => void,
+    private readonly failed: (error: unknown) => void,
+  ) {}
+
+  /** Refreshes before `exp` (seconds since the epoch) when the source is a function; null: never. */
+  arm(exp: number | null): void {
+    this.timer.arm(canRefresh(this.source) ? exp : null);
+  }
+
+  disarm(): void {
+    this.generation += 1;
+    this.timer.disarm();
+  }
+
+  private async refresh(): Promise<void> {
+    const generation = this.generation;
+    try {
+      const token = await resolveToken(this.source);
+      if (token === null || generation !== this.generation) return;
+      if (token === this.current) {
+        this.timer.arm(tokenExpiry(token), SAME_TOKEN_RETRY_MS);
+        return;
+      }
+      this.current = token;
+      this.use(token);
+    } catch (error) {
+      this.failed(error);
+    }
   }
 }

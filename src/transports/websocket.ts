@@ -16,6 +16,7 @@ import type { Hub } from '../hub/hub.js';
 import type { Subscription, SubscriptionSink } from '../hub/subscription.js';
 import {
   CloseCode,
+  frameRef,
   parseClientMessage,
   PROTOCOL_VERSION,
   type ClientMessage,
@@ -119,7 +120,8 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
         this.close(CloseCode.policyViolation, 'rate limit exceeded repeatedly');
         return;
       }
-      this.sendError('rate_limited', `more than ${this.deps.rateLimit} messages per second`);
+      // Named by its id, if it has one, so a client can tell which request to make again.
+      this.sendError('rate_limited', `more than ${this.deps.rateLimit} messages per second`, frameRef(data));
       return;
     }
     if (typeof data !== 'string') {
