@@ -57,6 +57,14 @@ test('1000 messages in one burst: some rate_limited errors, then close 1008', as
   calm.close();
 });
 
+test('a message refused with rate_limited is named by its id (ref), so a client can ask again for exactly that one', async ({ rowcast }) => {
+  const ws = await TestWsClient.connect(rowcast.url);
+  for (let i = 0; i < 110; i++) ws.send({ type: 'subscribe', id: `s${i}`, table: 'posts' });
+  const refused = await ws.waitFor((m) => m.type === 'error' && m.code === 'rate_limited');
+  expect(refused).toMatchObject({ ref: expect.stringMatching(/^s\d+$/) });
+  ws.close();
+});
+
 test('maxConnections 3: the 4th WebSocket upgrade gets 503, SSE gets 503 with a JSON body; a freed slot is reusable', async ({ database }) => {
   await withServer(database.url, { maxConnections: 3 }, async (server) => {
     const first = await TestWsClient.connect(server.url);
