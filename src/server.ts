@@ -153,7 +153,7 @@ export async function startRowcast(config: Config, log: Logger): Promise<Rowcast
       log.info({ tables: keys }, 'exposed tables changed');
       hub.revalidate(keys);
     });
-    listener.on('wakeup', () => feed.wake());
+    listener.on('wakeup', (payload) => feed.wake(payload));
     listener.on('control', refreshCatalog);
     listener.on('connected', () => {
       log.info('LISTEN connection up');

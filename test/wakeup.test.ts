@@ -58,6 +58,42 @@ test('a writer that saw the server awake and commits after its last read is deli
   }
 });
 
+test('a rolling restart: an instance stopped while a writer that saw it awake is still open hands the wait over; the instance that stays delivers that write at once', async ({ database }) => {
+  const a = await startTestServer(database.url, { fallbackPollMs: 600_000 });
+  let b: Awaited<ReturnType<typeof startTestServer>> | null = null;
+  try {
+    let load = true;
+    let written = 0;
+    const loader = (async () => {
+      while (load && written < 20_000) await database.query('insert into posts (title) values ($1)', [`load-${written++}`]);
+    })();
+    await waitFor(() => serverAwake(database.pool), { what: 'A to be awake under load' });
+    const late = await database.pool.connect();
+    try {
+      await late.query('begin');
+      await late.query("insert into posts (title) values ('late')");
+      expect(await serverAwake(database.pool)).toBe(true);
+      load = false;
+      await loader;
+      // A falls asleep and waits out the late writer; B comes up, never awake; then A goes.
+      await waitFor(async () => !(await serverAwake(database.pool)), { what: 'A to leave the awake state' });
+      b = await startTestServer(database.url, { fallbackPollMs: 600_000 });
+      const ws = await TestWsClient.connect(b.url);
+      await ws.subscribe({ id: 'p', table: 'posts' });
+      await a.close();
+      await late.query('commit');
+      // Only A's hand-over (a wake-up naming the writers to wait out) can deliver it: B's safety read is far out.
+      await ws.waitFor((m) => m.type === 'change' && m.row.title === 'late', 3_000);
+      ws.close();
+    } finally {
+      late.release();
+    }
+  } finally {
+    await a.close();
+    await b?.close();
+  }
+});
+
 test('an idle server is asleep: the first change after a quiet spell arrives through NOTIFY', async ({ database }) => {
   const server = await startTestServer(database.url, { fallbackPollMs: 600_000 });
   try {

@@ -12,7 +12,7 @@ import type { Change } from './change.js';
 import type { ChangeLogReader } from './change-log.js';
 import { compareCursors, type Cursor } from './cursor.js';
 import { backoffMs } from './listener.js';
-import type { WakeupGate } from './wakeup-gate.js';
+import { SETTLE_PREFIX, type WakeupGate } from './wakeup-gate.js';
 
 /**
  * Transactions a second above which a NOTIFY per transaction costs more than
@@ -106,8 +106,10 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
     this.pruneTimer.unref();
   }
 
-  wake(): void {
+  /** `payload`: the wake-up's; a stopping instance's names writers to wait out (WakeupGate.adopt). */
+  wake(payload = ''): void {
     if (this.stopped) return;
+    if (this.gate && payload.startsWith(SETTLE_PREFIX)) this.gate.adopt(payload.slice(SETTLE_PREFIX.length));
     if (this.running) {
       this.again = true;
       return;
@@ -274,6 +276,7 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
     for (const timer of [this.retryTimer, this.pollTimer, this.pruneTimer]) if (timer) clearTimeout(timer);
     await this.idle;
     await this.pruning;
+    await this.gate?.handOver().catch((error: unknown) => this.log.warn({ err: error }, 'handing the wake-up over failed'));
     await this.gate?.close();
   }
 }

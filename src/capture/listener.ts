@@ -14,7 +14,7 @@ export const WAKEUP_CHANNEL = 'rowcast_wakeup';
 export const CONTROL_CHANNEL = 'rowcast_control';
 
 export interface ListenerEvents {
-  wakeup: [];
+  wakeup: [payload: string];
   control: [payload: unknown];
   /** The connection is (again) listening: anything may have been missed meanwhile. */
   connected: [];
@@ -53,7 +53,7 @@ export class WakeupListener extends EventEmitter<ListenerEvents> {
       { retryTimeout: Number.POSITIVE_INFINITY, retryInterval: backoffMs, paranoidChecking: 10_000, parse: (s: string) => s },
     );
     this.subscriber = subscriber;
-    subscriber.notifications.on(WAKEUP_CHANNEL, () => this.emit('wakeup'));
+    subscriber.notifications.on(WAKEUP_CHANNEL, (payload: unknown) => this.emit('wakeup', typeof payload === 'string' ? payload : ''));
     subscriber.notifications.on(CONTROL_CHANNEL, (payload: string) => {
       try {
         this.emit('control', JSON.parse(payload));

@@ -19,6 +19,8 @@ const LOCK_CLASS = 1919905635;
 const AWAKE = 1;
 const WAKE_WAIT_MS = 20;
 const LOCK_NOT_AVAILABLE = '55P03';
+/** A wake-up's payload from a stopping instance: `settle:<xid>` (see handOver). */
+export const SETTLE_PREFIX = 'settle:';
 
 export class WakeupGate {
   private session: pg.Client | null = null;
@@ -80,6 +82,32 @@ export class WakeupGate {
     if (rows[0]?.ok !== true) return false;
     this.settleBound = null;
     return true;
+  }
+
+  /**
+   * Another instance is stopping with writers still to wait out: this one
+   * waits them out before it sleeps (its drain loop settles), so a rolling
+   * restart loses no wake-up.
+   */
+  adopt(bound: string): void {
+    if (this.settleBound === null || BigInt(bound) > BigInt(this.settleBound)) this.settleBound = bound;
+  }
+
+  /**
+   * Stopping: writers that saw this server awake may still commit after its
+   * last read, with no NOTIFY. Lets go of AWAKE and tells every instance
+   * (a wake-up naming the bound, see adopt) to wait them out instead.
+   */
+  async handOver(): Promise<void> {
+    if (this.awake) {
+      this.awake = false;
+      await this.session?.query('select pg_advisory_unlock($1, $2)', [LOCK_CLASS, AWAKE]);
+    }
+    if (!this.seenAwake && this.settleBound === null) return;
+    // A fresh xid, taken after the lock was let go: above every writer that saw it.
+    await this.pool.query(`select pg_notify('rowcast_wakeup', '${SETTLE_PREFIX}' || pg_current_xact_id()::text)`);
+    this.seenAwake = false;
+    this.settleBound = null;
   }
 
   private async connect(): Promise<pg.Client> {
