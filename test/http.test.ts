@@ -92,6 +92,32 @@ test('GET /changes without since: every retained change of that table, oldest fi
   expect(orders.map((c) => c.row.order_number)).toEqual(['O-1']);
 });
 
+test('GET /changes without since is never refused as expired while retention prunes the oldest changes alongside', { timeout: 30_000 }, async ({ rowcast, database }) => {
+  let running = true;
+  const writer = (async () => {
+    for (let i = 0; running; i++) await database.query('insert into posts (title) values ($1)', [`p${i}`]);
+  })();
+  // Prunes almost everything, as often as it can: the oldest retained change keeps moving.
+  const pruner = (async () => {
+    while (running) await database.query("select rowcast.prune('100 milliseconds', 300)");
+  })();
+  const statuses = new Map<number, number>();
+  try {
+    const until = Date.now() + 4_000;
+    while (Date.now() < until) {
+      const { status } = await fetch(`${rowcast.url}/changes/posts?limit=1`).then(async (r) => ({ status: r.status, body: await r.text() }));
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+  } finally {
+    running = false;
+    await Promise.all([writer, pruner]);
+  }
+  expect([...statuses.keys()]).toEqual([200]);
+  expect(statuses.get(200)).toBeGreaterThan(50);
+  const { rows } = await database.query<{ pruned: string }>('select pruned_pos::text as pruned from rowcast.sequencer');
+  expect(Number(rows[0]?.pruned)).toBeGreaterThan(0);
+});
+
 test('GET /changes: limit pages, and each cursor gives exactly the following changes, none twice', async ({ rowcast, database }) => {
   await database.query("insert into posts (title) select 'p' || g from generate_series(1, 7) g");
   await database.query("insert into posts (title) values ('p8')");

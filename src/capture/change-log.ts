@@ -18,6 +18,12 @@ export interface ReadOptions {
   tables?: readonly string[];
   /** Read nothing past this cursor (inclusive). */
   upTo?: Cursor;
+  /**
+   * `after` is the oldest retained cursor as the caller last read it, not a
+   * client's: history pruned since is no gap to refuse, and the page starts
+   * at whatever is retained now.
+   */
+  fromOldest?: boolean;
 }
 
 export interface Page {
@@ -165,7 +171,7 @@ export class ChangeLogReader {
     if (!first) throw new RowcastError('unavailable', 'the rowcast.sequencer row is missing');
     const pruned = { pos: Number(first.pruned_pos), seq: Number(first.pruned_seq) };
     const head = afterTransaction(Number(first.head_pos));
-    if (compareCursors(after, pruned) < 0) {
+    if (compareCursors(after, pruned) < 0 && !options.fromOldest) {
       throw new RowcastError('cursor_expired', 'the cursor is older than the retained history; start over without it');
     }
     if (compareCursors(after, head) > 0) {

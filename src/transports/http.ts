@@ -104,6 +104,8 @@ export function mountHttpRoutes(app: Hono, deps: HttpDeps): void {
         const page = await deps.reader.readAfter(after, {
           limit: query.limit,
           table: { schema: table.info.schema, name: table.info.name },
+          // Without `since`, a prune alongside may move the oldest on: no client's cursor expired.
+          fromOldest: !query.since && pages === 0,
         });
         // The read brought the catalog up to the rules these changes were committed under.
         if (deps.catalog.version !== version) {
