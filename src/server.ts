@@ -154,6 +154,7 @@ export async function startRowcast(config: Config, log: Logger): Promise<Rowcast
       hub.revalidate(keys);
     });
     listener.on('wakeup', (payload) => feed.wake(payload));
+    feed.on('expired', () => hub.expireAll());
     listener.on('control', refreshCatalog);
     listener.on('connected', () => {
       log.info('LISTEN connection up');

@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Change } from './change.js';
 import type { ChangeLogReader } from './change-log.js';
+import { asRowcastError } from '../errors.js';
 import { compareCursors, type Cursor } from './cursor.js';
 import { backoffMs } from './listener.js';
 import { SETTLE_PREFIX, type WakeupGate } from './wakeup-gate.js';
@@ -40,6 +41,8 @@ export interface ChangeFeedEvents {
   changes: [changes: Change[]];
   /** The database answered (true) or failed (false). */
   health: [healthy: boolean];
+  /** The feed's cursor fell out of the retained history (this server stalled past it): it goes on from the head, its subscribers must be told. */
+  expired: [];
 }
 
 export interface ChangeFeedOptions {
@@ -165,6 +168,7 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
       this.setHealthy(true);
     } catch (error) {
       await gate?.sleep().catch(() => {});
+      if (asRowcastError(error).code === 'cursor_expired' && !this.stopped) await this.startOver().catch(() => {});
       this.setHealthy(false);
       this.log.warn({ err: error, attempt: this.failures }, 'reading the change log failed; retrying');
       this.failures += 1;
@@ -247,6 +251,20 @@ export class ChangeFeed extends EventEmitter<ChangeFeedEvents> {
     this.lagMs = Math.max(0, Date.now() - Date.parse(last.record.committedAt));
     this.changesRead += changes.length;
     this.emit('changes', changes);
+  }
+
+  /**
+   * The cursor was pruned (this server stalled past the retention window):
+   * going on from the head, its subscribers are told (`expired`), not left a gap.
+   */
+  private async startOver(): Promise<void> {
+    const head = await this.reader.sequence();
+    this.cursor = head;
+    this.publishedThrough = head;
+    this.head = head;
+    this.backfill = null;
+    this.log.warn({ head }, 'the change log was pruned past this server; its subscribers are told to resume');
+    this.emit('expired');
   }
 
   /** Drops history past the retention window; several instances may prune at once. */

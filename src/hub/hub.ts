@@ -176,6 +176,13 @@ export class Hub {
     }
   }
 
+  /** The feed skipped history it could no longer read (ChangeFeed `expired`): every live subscription ends, and resumes from its cursor. */
+  expireAll(): void {
+    for (const subscription of [...this.principals.keys()]) {
+      subscription.end(new RowcastError('cursor_expired', 'this server fell behind the retained history; resume from your cursor'));
+    }
+  }
+
   /** Applies a refreshed token: a subscription its new role may not read ends with `forbidden`. */
   reauthorize(subscription: Subscription, principal: Principal): void {
     if (!this.principals.has(subscription)) return;
