@@ -4,8 +4,8 @@
  * confuse. Only text that may hold such a literal pays for the lossless
  * parser; every other row is parsed by JSON.parse.
  */
-import { parse, stringify } from 'lossless-json';
-import { ExactNumber, exactNumber } from './exact-number.js';
+import { parse } from 'lossless-json';
+import { exactNumber } from './exact-number.js';
 
 /**
  * Whether the text holds a number literal of 16 digits or more, or with an
@@ -44,13 +44,4 @@ export function parseExactJson(text: string): unknown {
     // As JSON.parse: the last of duplicate keys wins (a json column keeps them).
     onDuplicateKey: ({ newValue }) => newValue,
   });
-}
-
-const EXACT_NUMBERS = [{ test: (value: unknown) => value instanceof ExactNumber, stringify: String }];
-
-/** Compact JSON text of a value parsed by parseExactJson, ExactNumbers written out in full. */
-export function exactJsonText(value: unknown): string {
-  if (value instanceof ExactNumber) return value.toString();
-  if (typeof value !== 'object' || value === null) return JSON.stringify(value) ?? 'null';
-  return stringify(value, null, undefined, EXACT_NUMBERS) ?? 'null';
 }

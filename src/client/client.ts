@@ -51,8 +51,6 @@ export type ClientEvents = {
 
 /** A connection open this long has lasted: a drop after it starts the backoff over. */
 const STABLE_CONNECTION_MS = 5000;
-/** The pause before asking again for subscriptions refused with rate_limited (plus up to as much again, at random). */
-const RATE_LIMITED_RETRY_MS = 1000;
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -75,7 +73,6 @@ export class RowcastClient<Tables = RowcastTables> {
   private openedAt = 0;
   private readonly refresher: TokenRefresher;
   private heartbeat: Heartbeat | null = null;
-  private askTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly options: ClientOptions) {
     const WebSocketImpl = options.WebSocket ?? defaultWebSocket();
@@ -168,10 +165,7 @@ export class RowcastClient<Tables = RowcastTables> {
         this.refresher.arm(message.exp);
         return;
       case 'error': {
-        if (message.code === 'rate_limited' && this.subscriptions.postpone(message.ref)) {
-          this.askLater();
-          return;
-        }
+        if (message.code === 'rate_limited' && this.subscriptions.postpone(message.ref)) return;
         const about = this.subscriptions.failed(message.ref);
         if (about) this.listeners.emit('error', new RowcastClientError(message.code, message.message, about.table));
         return;
@@ -276,16 +270,6 @@ export class RowcastClient<Tables = RowcastTables> {
     this.heartbeat?.stop();
     this.heartbeat = null;
     this.refresher.disarm();
-    if (this.askTimer) clearTimeout(this.askTimer);
-    this.askTimer = null;
-  }
-
-  /** Subscriptions the server was too busy to take are asked for again after a pause, on this connection. */
-  private askLater(): void {
-    this.askTimer ??= setTimeout(() => {
-      this.askTimer = null;
-      this.guard(() => this.subscriptions.ask());
-    }, RATE_LIMITED_RETRY_MS * (1 + Math.random()));
   }
 
   private send(message: ClientMessage): void {

@@ -14,12 +14,16 @@ type ChangeMessage = Extract<ServerMessage, { type: 'change' }>;
  * and, refused more than a burst in a row, have the connection closed (1008).
  */
 const MAX_REQUESTS_IN_FLIGHT = 20;
+/** The pause before asking again for subscriptions refused with rate_limited (plus up to as much again, at random). */
+const RATE_LIMITED_RETRY_MS = 1000;
 
 export class ClientSubscriptions {
   private readonly byId = new Map<string, ClientSubscription>();
   private count = 0;
   /** Between a welcome and the connection's end. */
   private connected = false;
+  /** Asks again for what the server was too busy to take (see postpone). */
+  private askTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly send: (message: ClientMessage) => void) {}
 
@@ -100,11 +104,15 @@ export class ClientSubscriptions {
     return subscription.cancelled ? null : { table: subscription.table };
   }
 
-  /** The server was too busy to take `ref`'s subscribe (rate_limited): true when it is to be asked again later, with `ask`. */
+  /** The server was too busy to take `ref`'s subscribe (rate_limited): true when it will be asked again, after a pause. */
   postpone(ref: string | undefined): boolean {
     const subscription = ref === undefined ? undefined : this.byId.get(ref);
     if (subscription?.status !== 'requested') return false;
     subscription.disconnect();
+    this.askTimer ??= setTimeout(() => {
+      this.askTimer = null;
+      this.ask();
+    }, RATE_LIMITED_RETRY_MS * (1 + Math.random()));
     return true;
   }
 
@@ -123,10 +131,13 @@ export class ClientSubscriptions {
   /** The connection ended: the next one must subscribe again. */
   disconnected(): void {
     this.connected = false;
+    if (this.askTimer) clearTimeout(this.askTimer);
+    this.askTimer = null;
     for (const subscription of this.byId.values()) subscription.disconnect();
   }
 
   clear(): void {
+    this.disconnected();
     this.byId.clear();
   }
 }

@@ -46,7 +46,7 @@ export function tokenExpiry(token: string): number | null {
  * Milliseconds from `nowMs` until the token should be refreshed: 30 s before
  * it expires, or at 80 % of its remaining life when that is shorter.
  */
-export function refreshDelay(expSeconds: number, nowMs: number): number {
+function refreshDelay(expSeconds: number, nowMs: number): number {
   const remaining = expSeconds * 1000 - nowMs;
   return Math.max(0, remaining - Math.min(REFRESH_MARGIN_MS, remaining / 5));
 }
