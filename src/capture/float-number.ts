@@ -22,7 +22,10 @@ function hexFloat(text: string, single: boolean): number | undefined {
   const negative = sign === '-';
   if (mantissa === 0n) return negative ? -0 : 0;
   const [precision, minExponent] = single ? [24, -149] : [53, -1074];
-  const shift = Math.max(0, mantissa.toString(2).length - precision, minExponent - exponent);
+  const bits = mantissa.toString(2).length;
+  const shift = Math.max(0, bits - precision, minExponent - exponent);
+  // Shifted past all its bits it rounds to zero, an underflow PostgreSQL refuses (and 1n << 1e10 cannot be built).
+  if (shift > bits) return undefined;
   if (shift > 0) {
     const dropped = mantissa & ((1n << BigInt(shift)) - 1n);
     const half = 1n << BigInt(shift - 1);
