@@ -9,17 +9,8 @@
 import { parseInstant, type TimeType } from '../src/hub/instant.js';
 import { parseTimeOfDay } from '../src/hub/time-of-day.js';
 import { expect, test } from './support/fixtures.js';
+import { postgresReads } from './support/postgres-input.js';
 import { prng } from './support/workload.js';
-
-type Database = { query<R extends object = any>(text: string, values?: unknown[]): Promise<{ rows: R[] }> };
-
-/** What PostgreSQL makes of each text through `expression` of `v` (in UTC), as text; null where it refuses it. */
-async function postgres(database: Database, expression: string, texts: string[]): Promise<Array<string | null>> {
-  await database.query(`create or replace function pg_temp.instant_of(v text) returns text language plpgsql set timezone = 'UTC' as $$
-    begin return ${expression}; exception when others then return null; end $$`);
-  const { rows } = await database.query<{ answer: string | null }>('select pg_temp.instant_of(v) as answer from unnest($1::text[]) with ordinality as t(v, i) order by i', [texts]);
-  return rows.map((row) => row.answer);
-}
 
 function ours(text: string, type: TimeType): string | null {
   const instant = parseInstant(text, type);
@@ -57,7 +48,7 @@ test('dates and timestamps are read as PostgreSQL reads them, to the ends of the
   for (const type of ['timestamptz', 'timestamp', 'date'] as const) {
     // From 2000, where PostgreSQL counts: extract(epoch) rounds through a double past 2^63 µs from 1970.
     const micros = type === 'date' ? "((v::date - date '1970-01-01')::numeric * 86400000000)" : `(extract(epoch from v::${type} - ${type} '2000-01-01 00:00+00') * 1000000 + 946684800000000)`;
-    const want = (await postgres(database, `${micros}::numeric(30,0)::text`, texts)).map((micros, i) => [texts[i], texts[i]!.endsWith('infinity') ? 'infinite' : micros]);
+    const want = (await postgresReads(database, `${micros}::numeric(30,0)::text`, texts)).map((micros, i) => [texts[i], texts[i]!.endsWith('infinity') ? 'infinite' : micros]);
     const got = texts.map((text) => [text, text.endsWith('infinity') ? (parseInstant(text, type) ? 'infinite' : null) : ours(text, type)]);
     expect({ type, values: got }).toEqual({ type, values: want });
     // Not vacuous: many values read, many refused.
@@ -79,7 +70,7 @@ test('times of day, with and without an offset, are read as PostgreSQL reads the
     }
     texts.push(text + pick(['', 'Z', '+00', '-05', '+5', '+05:30', '+0530', '-15:59:59', '+15:59', '+16', '-1:00', '+01:00:01']));
   }
-  const want = await postgres(database, "(extract(epoch from v::time) * 1000000)::bigint || ' ' || (extract(epoch from v::timetz) * 1000000)::bigint || ' ' || extract(timezone from v::timetz)", texts);
+  const want = await postgresReads(database, "(extract(epoch from v::time) * 1000000)::bigint || ' ' || (extract(epoch from v::timetz) * 1000000)::bigint || ' ' || extract(timezone from v::timetz)", texts);
   const got = texts.map((text) => {
     const time = parseTimeOfDay(text, false);
     const zoned = parseTimeOfDay(text, true);

@@ -11,20 +11,8 @@ import { parseNumeric } from '../src/capture/exact-number.js';
 import { parseFloatValue } from '../src/capture/float-number.js';
 import { parseTimeOfDay } from '../src/hub/time-of-day.js';
 import { expect, test } from './support/fixtures.js';
+import { postgresReads } from './support/postgres-input.js';
 import { prng as seeded } from './support/workload.js';
-
-type Database = { query<R extends object = any>(text: string, values?: unknown[]): Promise<{ rows: R[] }> };
-
-/**
- * What PostgreSQL makes of each text through `expression` of `v`, as text; null
- * where it refuses it. One statement for all: errors are caught per value.
- */
-async function postgres(database: Database, expression: string, texts: string[]): Promise<Array<string | null>> {
-  await database.query(`create or replace function pg_temp.attempt(v text) returns text language plpgsql as $$
-    begin return ${expression}; exception when others then return null; end $$`);
-  const { rows } = await database.query<{ answer: string | null }>('select pg_temp.attempt(v) as answer from unnest($1::text[]) with ordinality as t(v, i) order by i', [texts]);
-  return rows.map((row) => row.answer);
-}
 
 /** The exact decimal text of a finite double. */
 function exactDecimal(value: number): string {
@@ -116,27 +104,24 @@ function fractionTexts(count: number): string[] {
 }
 
 test('real and double precision filter values round to the bits PostgreSQL gives them; numeric refuses what numeric refuses', { timeout: 60_000 }, async ({ database }) => {
-  const reals = realTexts(3000);
-  const wantReals = await postgres(database, 'float4send(v::real)::text', reals);
-  const gotReals = reals.map((text) => {
-    const value = parseFloatValue(text, true);
-    return value === undefined ? null : bitsHex(value, true);
-  });
-  expect(gotReals.map((got, i) => [reals[i], got])).toEqual(wantReals.map((want, i) => [reals[i], want]));
+  /** Each text's bits as PostgreSQL and as Rowcast read it, side by side; returns PostgreSQL's. */
+  const sameBits = async (texts: string[], single: boolean) => {
+    const want = await postgresReads(database, single ? 'float4send(v::real)::text' : 'float8send(v::double precision)::text', texts);
+    const got = texts.map((text) => {
+      const value = parseFloatValue(text, single);
+      return value === undefined ? null : bitsHex(value, single);
+    });
+    expect(got.map((bits, i) => [texts[i], bits])).toEqual(want.map((bits, i) => [texts[i], bits]));
+    return want;
+  };
+  const wantReals = await sameBits(realTexts(3000), true);
   // Not vacuous: midpoints round both ways, and some values are out of range.
   expect(new Set(wantReals).size).toBeGreaterThan(1000);
   expect(wantReals).toContain(null);
-
-  const doubles = doubleTexts(2000);
-  const wantDoubles = await postgres(database, 'float8send(v::double precision)::text', doubles);
-  const gotDoubles = doubles.map((text) => {
-    const value = parseFloatValue(text, false);
-    return value === undefined ? null : bitsHex(value, false);
-  });
-  expect(gotDoubles.map((got, i) => [doubles[i], got])).toEqual(wantDoubles.map((want, i) => [doubles[i], want]));
+  await sameBits(doubleTexts(2000), false);
 
   const numerics = numericTexts(600);
-  const wantNumerics = await postgres(database, "case when v::numeric is null then null else 'held' end", numerics);
+  const wantNumerics = await postgresReads(database, "case when v::numeric is null then null else 'held' end", numerics);
   const gotNumerics = numerics.map((text) => (parseNumeric(text) === undefined ? null : 'held'));
   expect(gotNumerics.map((got, i) => [numerics[i], got])).toEqual(wantNumerics.map((want, i) => [numerics[i], want]));
   expect(new Set(wantNumerics).size).toBe(2);
@@ -144,7 +129,7 @@ test('real and double precision filter values round to the bits PostgreSQL gives
 
 test('digits past the microsecond round as PostgreSQL rounds them', async ({ database }) => {
   const times = fractionTexts(2000);
-  const want = await postgres(database, '(extract(epoch from v::time) * 1000000)::bigint::text', times);
+  const want = await postgresReads(database, '(extract(epoch from v::time) * 1000000)::bigint::text', times);
   const got = times.map((text) => {
     const time = parseTimeOfDay(text, false);
     return time === undefined ? null : String(time.micros);
