@@ -10,7 +10,8 @@
 import type { RowcastServer } from '../src/server.js';
 import type { TestDatabase } from './support/database.js';
 import { expect, startTestServer, test } from './support/fixtures.js';
-import { bearer, getJson, hmacToken, SECRET } from './support/tokens.js';
+import { TestSseClient } from './support/sse-client.js';
+import { bearer, connectAs, getJson, hmacToken, SECRET } from './support/tokens.js';
 import { waitFor } from './support/wait.js';
 
 const it = test.extend<{ server: RowcastServer }>({
@@ -122,4 +123,34 @@ it('each sub reads the rows PostgreSQL’s owner = sub selects, for every owner 
   // Not vacuous: rows were owned, and subs refused.
   expect(Object.values(want).filter((ids) => Array.isArray(ids) && ids.length > 0).length).toBeGreaterThan(30);
   expect(Object.values(want).filter((ids) => ids === 403).length).toBeGreaterThan(5);
+});
+
+it('live, over WebSocket and SSE, through the hub’s index by owner: a sub in another spelling of the owner’s value gets its rows and no one else’s; a sub the type cannot read is refused and the others go on', async ({ server, database }) => {
+  await database.query(`create table live_uuid (id int primary key, owner uuid, body text); select rowcast.expose('public.live_uuid', owner_column => 'owner');
+    create table live_pad (id int primary key, owner character(5), body text); select rowcast.expose('public.live_pad', owner_column => 'owner')`);
+  const upper = await hmacToken({ sub: 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', role: 'user' });
+  await waitFor(async () => (await getJson(`${server.url}/tables`, bearer(upper))).json?.tables?.filter((t: { name: string }) => t.name.startsWith('live_')).length === 2, { what: 'the tables to be served' });
+  const ws = await connectAs(server.url, upper);
+  const sse = new TestSseClient(`${server.url}/sse/live_pad`, bearer(await hmacToken({ sub: 'u1', role: 'user' })));
+  try {
+    await ws.subscribe({ id: 'mine', table: 'live_uuid' });
+    await ws.subscribe({ id: 'p', table: 'posts' });
+    // A sub that is no uuid: refused with a clear error, and the others are served on.
+    const nope = await connectAs(server.url, await hmacToken({ sub: 'nope', role: 'user' }));
+    nope.send({ type: 'subscribe', id: 'x', table: 'live_uuid' });
+    expect(await nope.waitFor((m) => m.type === 'error' && m.ref === 'x')).toMatchObject({ code: 'forbidden' });
+    nope.close();
+    expect((await getJson(`${server.url}/sse/live_uuid`, bearer(await hmacToken({ sub: 'nope', role: 'user' })))).status).toBe(403);
+    await sse.opened();
+    await database.query(`insert into live_uuid values (1, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'mine'), (2, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12', 'other');
+      insert into live_pad values (1, 'u1', 'padded mine'), (2, 'u2', 'padded other'), (3, 'u1   ', 'padded mine too')`);
+    // Published after those rows: once it is here, any other owner's row would have been too.
+    await database.query("insert into posts (title) values ('sentinel')");
+    await ws.waitFor((m) => m.type === 'change' && m.sub === 'p' && m.row.title === 'sentinel');
+    await waitFor(() => sse.events.length >= 2, { what: 'the SSE rows' });
+    expect({ ws: ws.changes('mine').map((c) => c.row.body), sse: sse.events.map((e) => e.row.body) }).toEqual({ ws: ['mine'], sse: ['padded mine', 'padded mine too'] });
+  } finally {
+    ws.close();
+    sse.close();
+  }
 });
