@@ -89,6 +89,39 @@ test('maxConnections 3: the 4th WebSocket upgrade gets 503, SSE gets 503 with a 
   });
 });
 
+test('maxConnections 3 and 30 SSE opens at once that each read a backlog first (since): 3 streams, 27 answers 503', async ({ database }) => {
+  await withServer(database.url, { maxConnections: 3 }, async (server) => {
+    const { json: start } = await getJson(`${server.url}/changes/posts?limit=1`);
+    await database.query("insert into posts (title) select 'backlog ' || g from generate_series(1, 3000) g");
+    const controller = new AbortController();
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, () => fetch(`${server.url}/sse/posts?since=${start.cursor}`, { signal: controller.signal })),
+    );
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 503)).toHaveLength(27);
+    expect((await getJson(`${server.url}/stats`)).json.connections.sse).toBe(3);
+    controller.abort();
+    await waitFor(async () => (await getJson(`${server.url}/stats`)).json.connections.sse === 0, { what: 'the streams freed' });
+  });
+});
+
+test('HEAD /sse/:table answers the stream headers (or the refusal) and holds no connection: with maxConnections 2, three HEADs leave both slots free', async ({ database }) => {
+  await withServer(database.url, { maxConnections: 2 }, async (server) => {
+    for (let i = 0; i < 3; i++) {
+      const head = await fetch(`${server.url}/sse/posts`, { method: 'HEAD' });
+      expect([head.status, head.headers.get('content-type')]).toEqual([200, 'text/event-stream']);
+    }
+    expect((await fetch(`${server.url}/sse/no_such_table`, { method: 'HEAD' })).status).toBe(404);
+    const stats = (await getJson(`${server.url}/stats`)).json;
+    expect([stats.connections.sse, stats.subscriptions]).toEqual([0, 0]);
+    const controller = new AbortController();
+    const streams = [await fetch(`${server.url}/sse/posts`, { signal: controller.signal }), await fetch(`${server.url}/sse/posts`, { signal: controller.signal })];
+    expect(streams.map((r) => r.status)).toEqual([200, 200]);
+    controller.abort();
+  });
+});
+
 test('100 subscriptions per connection; the 101st is too_many_subscriptions and the connection stays', async ({ database }) => {
   await withServer(database.url, { rateLimit: 1000 }, async (server) => {
     const ws = await TestWsClient.connect(server.url);

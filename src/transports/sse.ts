@@ -135,7 +135,7 @@ const errorEvent = (error: RowcastError) => `event: error\ndata: ${JSON.stringif
 export function sseHandler(deps: SseDeps) {
   return async (c: Context): Promise<Response> => {
     const url = new URL(c.req.url);
-    let connection: SseConnection;
+    let connection: SseConnection | null = null;
     let subscribed: Awaited<ReturnType<Hub['subscribe']>>;
     try {
       const principal = await deps.authenticator.authenticate(tokenOf(c.req.raw.headers, url));
@@ -146,56 +146,71 @@ export function sseHandler(deps: SseDeps) {
         throw error;
       }
       const { query, filter } = parseFeedQuery(url, SseQuerySchema);
+      const request = {
+        table: c.req.param('table') ?? '',
+        ...(query.ops ? { ops: query.ops } : {}),
+        ...(filter ? { filter } : {}),
+        principal,
+      };
+      // Hono answers HEAD with the GET handler and drops its body unread, so
+      // a stream opened for it would never hear that the client left.
+      if (c.req.method === 'HEAD') {
+        deps.hub.match(request);
+        return c.body(null, 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      }
       if (!deps.connections.hasRoom()) {
         throw new RowcastError('too_many_connections', 'the server is at its connection limit');
       }
       const since = c.req.header('last-event-id') || query.since;
       connection = new SseConnection(deps);
+      // Counted from here, not from the stream: opens reading their backlog count against the limit.
+      deps.connections.add(connection);
       connection.expireAt(principal.endsAtMs);
-      subscribed = await deps.hub.subscribe({
-        id: 'sse',
-        table: c.req.param('table') ?? '',
-        ...(query.ops ? { ops: query.ops } : {}),
-        ...(filter ? { filter } : {}),
-        ...(since ? { since } : {}),
-        principal,
-        sink: connection,
-      });
+      subscribed = await deps.hub.subscribe({ ...request, id: 'sse', ...(since ? { since } : {}), sink: connection });
     } catch (error) {
+      if (connection) deps.connections.delete(connection);
       const e = asRowcastError(error);
       if (e.code === 'unauthorized') deps.connections.refuse('unauthorized');
       return httpError(c, e);
     }
     const { subscription, start } = subscribed;
-    if (connection.failedEarly) return httpError(c, connection.failedEarly);
+    const opened = connection;
+    const release = () => {
+      deps.hub.unsubscribe(subscription);
+      deps.connections.delete(opened);
+    };
+    if (opened.failedEarly) {
+      release();
+      return httpError(c, opened.failedEarly);
+    }
     c.header('X-Accel-Buffering', 'no');
     return streamSSE(
       c,
       async (stream) => {
-        // Ended between the answer and now: say why, as a stream ended later would.
-        if (connection.failedEarly) {
-          await stream.write(errorEvent(connection.failedEarly));
-          deps.hub.unsubscribe(subscription);
-          return;
-        }
-        deps.connections.add(connection);
-        connection.attach(stream);
-        // Tells the client where it starts, as a comment: EventSource ignores it.
-        connection.write(`: subscribed ${subscription.table.key} at ${encodeCursor(subscription.cursor)}\n\n`);
-        // Also as its id, so a reconnect before the first change resumes here, not "from now".
-        connection.write(cursorEvent(subscription.cursor));
-        const keepAlive = setInterval(() => {
-          connection.write(': keep-alive\n\n');
-          const news = deps.hub.cursorNews(subscription);
-          if (news) connection.write(cursorEvent(news));
-        }, deps.keepAliveMs);
         try {
-          await start();
-          await connection.done;
+          // Ended between the answer and now: say why, as a stream ended later would.
+          if (opened.failedEarly) {
+            await stream.write(errorEvent(opened.failedEarly));
+            return;
+          }
+          opened.attach(stream);
+          // Tells the client where it starts, as a comment: EventSource ignores it.
+          opened.write(`: subscribed ${subscription.table.key} at ${encodeCursor(subscription.cursor)}\n\n`);
+          // Also as its id, so a reconnect before the first change resumes here, not "from now".
+          opened.write(cursorEvent(subscription.cursor));
+          const keepAlive = setInterval(() => {
+            opened.write(': keep-alive\n\n');
+            const news = deps.hub.cursorNews(subscription);
+            if (news) opened.write(cursorEvent(news));
+          }, deps.keepAliveMs);
+          try {
+            await start();
+            await opened.done;
+          } finally {
+            clearInterval(keepAlive);
+          }
         } finally {
-          clearInterval(keepAlive);
-          deps.hub.unsubscribe(subscription);
-          deps.connections.delete(connection);
+          release();
         }
       },
       async (error) => {
