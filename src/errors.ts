@@ -31,8 +31,28 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   internal_error: 500,
 };
 
-/** Any thrown value as a RowcastError; unknown failures become internal_error. */
+/** Socket errors of a connection to PostgreSQL that could not be made or was lost. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * Whether a failure is PostgreSQL being out of reach (down, restarting, out of
+ * connections), not the request: a client should retry later (503), it did
+ * nothing wrong (400) and the server has no bug (500).
+ */
+function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const { code } = error as { code?: unknown };
+  if (typeof code === 'string') {
+    // SQLSTATE class 08: connection exception; 57P01-57P03: shutting down, crashed, starting up; 53300: too many connections.
+    if (UNREACHABLE.has(code) || code.startsWith('08') || /^57P0[1-3]$/.test(code) || code === '53300') return true;
+  }
+  // node-postgres' own messages for a lost or never-made connection.
+  return /^Connection terminated|^timeout exceeded when trying to connect|is not queryable/.test(error.message);
+}
+
+/** Any thrown value as a RowcastError; PostgreSQL out of reach becomes unavailable, any other failure internal_error. */
 export function asRowcastError(error: unknown): RowcastError {
   if (error instanceof RowcastError) return error;
+  if (isDatabaseUnavailable(error)) return new RowcastError('unavailable', 'the database is unavailable; try again shortly', { cause: error });
   return new RowcastError('internal_error', 'internal error', { cause: error });
 }

@@ -7,9 +7,12 @@
  */
 import type pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
+import WebSocket from 'ws';
+import { createClient, type WebSocketConstructor } from '../src/client/index.js';
 import { bareEvent, deliveryProblems, type Received } from './support/delivery-check.js';
 import { describe, expect, startTestServer, test } from './support/fixtures.js';
 import { PrivatePostgres } from './support/private-postgres.js';
+import { getJson } from './support/tokens.js';
 import { ChangesPoller, SseResumer, WsResumer } from './support/resuming-clients.js';
 import { startServerProcess } from './support/server-process.js';
 import { waitFor } from './support/wait.js';
@@ -23,6 +26,19 @@ const ids = (events: readonly Received[]) => events.map((e) => e.id);
 
 async function connections(pool: pg.Pool, n: number): Promise<pg.PoolClient[]> {
   return Promise.all(Array.from({ length: n }, () => pool.connect()));
+}
+
+/** A `ws` WebSocket counting the `unavailable` error frames it receives. */
+function countingRefusals(wire: { refusals: number }): WebSocketConstructor {
+  class Counting extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols);
+      this.on('message', (data) => {
+        if (String(data).includes('"code":"unavailable"')) wire.refusals += 1;
+      });
+    }
+  }
+  return Counting as unknown as WebSocketConstructor;
 }
 
 async function healthStatus(url: string): Promise<number> {
@@ -87,6 +103,45 @@ describe('in a PostgreSQL of its own', () => {
     }
   });
 
+  test('PostgreSQL down: /changes, SSE with since and a WebSocket subscribe with since answer unavailable (503), as /health does; back up, they serve again', { timeout: 60_000 }, async () => {
+    const { database, drop } = await own.createDatabase();
+    const server = await startTestServer(database.url);
+    const wire = { refusals: 0 };
+    const sdk = createClient<Record<string, Record<string, unknown>>>({ url: server.url, WebSocket: countingRefusals(wire) });
+    try {
+      const { json: start } = await getJson(`${server.url}/changes/posts?limit=1`);
+      await database.query("insert into posts (title) values ('before the outage')");
+      const ws = await TestWsClient.connect(server.url);
+      const titles: string[] = [];
+      await waitFor(() => sdk.state.kind === 'open', { what: 'the SDK connected' });
+      await own.stop();
+      await waitFor(async () => (await healthStatus(server.url)) === 503, { timeoutMs: 15_000, what: '/health to answer 503' });
+      for (const path of ['/changes/posts', `/changes/posts?since=${start.cursor}`, `/sse/posts?since=${start.cursor}`]) {
+        const answer = await getJson(`${server.url}${path}`);
+        expect([path, answer.status, answer.json?.error?.code]).toEqual([path, 503, 'unavailable']);
+      }
+      ws.send({ type: 'subscribe', id: 'late', table: 'posts', since: start.cursor });
+      expect(await ws.waitFor((m) => m.type === 'error' && m.ref === 'late')).toMatchObject({ code: 'unavailable' });
+      // The SDK asks again later for a subscription refused as unavailable, instead of giving it up.
+      const errors: string[] = [];
+      sdk.on('error', (e) => errors.push(e.code));
+      sdk.subscribe('posts', { since: start.cursor }, (c) => titles.push(String(c.row.title)));
+      await waitFor(() => wire.refusals >= 1, { what: 'the SDK refused once while PostgreSQL is down' });
+      await own.startAgain();
+      await waitFor(async () => (await healthStatus(server.url)) === 200, { timeoutMs: 30_000, intervalMs: 100, what: '/health to answer 200 again' });
+      const { json: page } = await getJson(`${server.url}/changes/posts?since=${start.cursor}`);
+      expect(page.changes.map((c: { row: { title: string } }) => c.row.title)).toEqual(['before the outage']);
+      await waitFor(() => titles.length > 0, { timeoutMs: 15_000, what: 'the SDK subscription served once PostgreSQL is back' });
+      expect({ titles, errors }).toEqual({ titles: ['before the outage'], errors: [] });
+      ws.close();
+    } finally {
+      sdk.close();
+      await server.close();
+      if (!own.up) await own.startAgain();
+      await drop();
+    }
+  });
+
   test('PostgreSQL restarts twice under a running server process: /health goes 503 then 200, the process survives, connected subscribers get every change from before and after', { timeout: 60_000 }, async () => {
     const { database, drop } = await own.createDatabase();
     const server = await startServerProcess({ DATABASE_URL: database.url });
@@ -134,8 +189,8 @@ describe('in a PostgreSQL of its own', () => {
       await alive(expectExactHistory([ws, sse, poller], ledger, end));
       // They stayed connected through it all: one connection each, none refused.
       expect([ws.cycles, sse.cycles, ws.failures, sse.failures, ws.refusals, sse.refusals]).toEqual([1, 1, [], [], [], []]);
-      // While the database was away /changes said so with an error status, never with a page.
-      for (const refusal of poller.refusals) expect(refusal).toMatch(/^HTTP 5\d\d \{"error":\{"code":"[a-z_]+","message":/);
+      // While the database was away /changes said so (503 unavailable), never with a page.
+      for (const refusal of poller.refusals) expect(refusal).toMatch(/^HTTP 503 \{"error":\{"code":"unavailable","message":/);
     } finally {
       server.kill('SIGTERM');
       await server.exited;

@@ -165,7 +165,7 @@ export class RowcastClient<Tables = RowcastTables> {
         this.refresher.arm(message.exp);
         return;
       case 'error': {
-        if (message.code === 'rate_limited' && this.subscriptions.postpone(message.ref)) return;
+        if ((message.code === 'rate_limited' || message.code === 'unavailable') && this.subscriptions.postpone(message.ref)) return;
         const about = this.subscriptions.failed(message.ref);
         if (about) this.listeners.emit('error', new RowcastClientError(message.code, message.message, about.table));
         return;

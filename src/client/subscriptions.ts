@@ -14,8 +14,8 @@ type ChangeMessage = Extract<ServerMessage, { type: 'change' }>;
  * and, refused more than a burst in a row, have the connection closed (1008).
  */
 const MAX_REQUESTS_IN_FLIGHT = 20;
-/** The pause before asking again for subscriptions refused with rate_limited (plus up to as much again, at random). */
-const RATE_LIMITED_RETRY_MS = 1000;
+/** The pause before asking again for subscriptions refused for now (rate_limited, unavailable), plus up to as much again at random. */
+const RETRY_LATER_MS = 1000;
 
 export class ClientSubscriptions {
   private readonly byId = new Map<string, ClientSubscription>();
@@ -104,7 +104,7 @@ export class ClientSubscriptions {
     return subscription.cancelled ? null : { table: subscription.table };
   }
 
-  /** The server was too busy to take `ref`'s subscribe (rate_limited): true when it will be asked again, after a pause. */
+  /** The server could not take `ref`'s subscribe for now (rate_limited, or its database unavailable): true when it will be asked again, after a pause. */
   postpone(ref: string | undefined): boolean {
     const subscription = ref === undefined ? undefined : this.byId.get(ref);
     if (subscription?.status !== 'requested') return false;
@@ -112,7 +112,7 @@ export class ClientSubscriptions {
     this.askTimer ??= setTimeout(() => {
       this.askTimer = null;
       this.ask();
-    }, RATE_LIMITED_RETRY_MS * (1 + Math.random()));
+    }, RETRY_LATER_MS * (1 + Math.random()));
     return true;
   }
 
