@@ -303,7 +303,14 @@ export const SseCursorEventSchema = z.object({ cursor: z.string() });
 export type SseCursorEvent = z.infer<typeof SseCursorEventSchema>;
 
 export const ChangesQuerySchema = SseQuerySchema.extend({
-  limit: z.coerce.number().int().min(1).max(10000).default(500),
+  // Digits only: Number() would also take `1e3`, `0x10`, ` 2` and `2.0`.
+  limit: z
+    .string()
+    .regex(/^[0-9]+$/, 'limit is a whole number of changes, 1 to 10000')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(10000))
+    .optional()
+    .transform((n) => n ?? 500),
 });
 
 export const ChangesResponseSchema = z.object({

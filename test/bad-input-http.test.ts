@@ -108,10 +108,10 @@ test('SSE: a Last-Event-ID that is not a cursor is refused like a bad since', as
 });
 
 test('/changes: 400 invalid_request for a limit outside 1..10000', async ({ rowcast }) => {
-  for (const limit of ['0', '10001', 'abc', '-1', '1.5', '']) {
+  for (const limit of ['0', '10001', 'abc', '-1', '1.5', '', '1e3', '0x10', '%202', '2.0', '+2', '00000000000000000000010001']) {
     await expectRefused(rowcast.url, `/changes/posts?limit=${limit}`, 400, 'invalid_request');
   }
-  for (const limit of ['1', '10000']) {
+  for (const limit of ['1', '10000', '010']) {
     const ok = await get(`${rowcast.url}/changes/posts?limit=${limit}`);
     expect({ limit, status: ok.status }).toEqual({ limit, status: 200 });
   }
