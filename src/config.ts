@@ -2,10 +2,12 @@
  * Configuration, read once at the edge (CONTRACT §1). Every problem is
  * reported together, in one message, before anything starts.
  */
+import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 
 const DURATION = /^(\d+)(s|m|h|d)$/;
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const MAX_DURATION_MS = 36_500 * UNIT_MS.d;
 
 const Duration = z.string().transform((text, ctx) => {
   const m = DURATION.exec(text.trim());
@@ -13,10 +15,35 @@ const Duration = z.string().transform((text, ctx) => {
     ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration like 30s, 15m, 24h or 7d` });
     return z.NEVER;
   }
-  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+  const ms = Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+  // Beyond a century the interval the prune asks PostgreSQL for overflows: history would never be pruned.
+  if (ms > MAX_DURATION_MS) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is longer than the 36500d (100 years) it may be` });
+    return z.NEVER;
+  }
+  return ms;
 });
 
-const PositiveInt = z.coerce.number().int().positive();
+/** Digits only: z.coerce.number() would also read " " as 0 and take 1e3 or 0x10. */
+const WholeNumber = z
+  .string()
+  .regex(/^\s*[0-9]+\s*$/, 'must be a whole number')
+  .transform(Number);
+const PositiveInt = WholeNumber.pipe(z.number().int().positive());
+
+/** What the authenticator will import: an RSA (RS256) or EC (ES256) public key in PEM. */
+const PublicKeyPem = z.string().superRefine((pem, ctx) => {
+  try {
+    const key = createPublicKey(pem);
+    const type = key.asymmetricKeyType;
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    if (type !== 'rsa' && !(type === 'ec' && curve === 'prime256v1')) {
+      ctx.addIssue({ code: 'custom', message: `is a ${type}${curve ? ` ${curve}` : ''} key; RS256 needs an RSA key, ES256 an EC P-256 key` });
+    }
+  } catch (cause) {
+    ctx.addIssue({ code: 'custom', message: `is not a PEM public key (${(cause as Error).message})` });
+  }
+});
 
 const DatabaseUrl = z
   .string()
@@ -27,10 +54,10 @@ const DatabaseUrl = z
 const EnvSchema = z.object({
   DATABASE_URL: DatabaseUrl.optional(),
   ROWCAST_LISTEN_URL: DatabaseUrl.optional(),
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: WholeNumber.pipe(z.number().int().min(0).max(65535)).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   ROWCAST_JWT_SECRET: z.string().min(1).optional(),
-  ROWCAST_JWT_PUBLIC_KEY: z.string().min(1).optional(),
+  ROWCAST_JWT_PUBLIC_KEY: PublicKeyPem.optional(),
   ROWCAST_JWKS_URL: z.url().optional(),
   ROWCAST_ALLOWED_ORIGINS: z
     .string()
@@ -42,7 +69,7 @@ const EnvSchema = z.object({
   ROWCAST_RETENTION: Duration.default(24 * 3_600_000),
   ROWCAST_MAX_BUFFER_BYTES: PositiveInt.default(8 * 1024 * 1024),
   ROWCAST_DATA_DIR: z.string().min(1).default('.rowcast'),
-  ROWCAST_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  ROWCAST_EMBEDDED_PG_PORT: WholeNumber.pipe(z.number().int().min(1).max(65535)).default(54329),
   ROWCAST_WAKEUP: z.enum(['debounced', 'always']).default('debounced'),
   ROWCAST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

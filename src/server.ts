@@ -42,19 +42,30 @@ async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> 
   while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
 }
 
-function portFree(port: number, host: string): Promise<boolean> {
+/** Why a listen on host:port failed, naming what to fix. */
+function listenFailure(host: string, port: number, cause: NodeJS.ErrnoException): RowcastError {
+  const why: Record<string, string> = {
+    EADDRINUSE: 'the port is already in use',
+    EADDRNOTAVAIL: 'HOST is not an address of this machine',
+    ENOTFOUND: 'HOST does not resolve to an address',
+    EAI_AGAIN: 'HOST does not resolve to an address',
+    EACCES: 'permission denied (ports below 1024 need privileges)',
+  };
+  return new RowcastError('unavailable', `cannot listen on ${host}:${port}: ${(cause.code && why[cause.code]) ?? cause.message}`, { cause });
+}
+
+/** Listens once with a throw-away server: a taken port is refused before anything starts. */
+function listenProblem(port: number, host: string): Promise<RowcastError | null> {
   return new Promise((resolve) => {
     const probe = createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, host, () => probe.close(() => resolve(true)));
+    probe.once('error', (cause: NodeJS.ErrnoException) => resolve(listenFailure(host, port, cause)));
+    probe.listen(port, host, () => probe.close(() => resolve(null)));
   });
 }
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once('error', (cause: NodeJS.ErrnoException) =>
-      reject(new RowcastError('unavailable', `cannot listen on ${host}:${port}: ${cause.code === 'EADDRINUSE' ? 'the port is already in use' : cause.message}`, { cause })),
-    );
+    server.once('error', (cause: NodeJS.ErrnoException) => reject(listenFailure(host, port, cause)));
     server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });
 }
@@ -94,9 +105,8 @@ async function proveListenWorks(listener: WakeupListener, database: Database): P
 }
 
 export async function startRowcast(config: Config, log: Logger): Promise<RowcastServer> {
-  if (config.port !== 0 && !(await portFree(config.port, config.host))) {
-    throw new RowcastError('unavailable', `cannot listen on ${config.host}:${config.port}: the port is already in use`);
-  }
+  const problem = config.port === 0 ? null : await listenProblem(config.port, config.host);
+  if (problem) throw problem;
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
     for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => log.warn({ err }, 'shutdown step failed'));

@@ -279,9 +279,16 @@ describe('check-config', () => {
     ['PORT', { PORT: '99999' }],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://somewhere/db' }],
     ['ROWCAST_RETENTION', { ROWCAST_RETENTION: '3 fortnights' }],
+    // Blank is not unset: Number(' ') would be port 0, a random port.
+    ['PORT', { PORT: ' ' }],
+    ['PORT', { PORT: '1e3' }],
+    ['ROWCAST_MAX_CONNECTIONS', { ROWCAST_MAX_CONNECTIONS: '0x10' }],
+    // Longer than an interval the prune can ask for: history would never be pruned.
+    ['ROWCAST_RETENTION', { ROWCAST_RETENTION: '99999999999999d' }],
+    ['ROWCAST_JWT_PUBLIC_KEY', { ROWCAST_JWT_PUBLIC_KEY: 'garbage' }],
   ];
   for (const [variable, bad] of BAD) {
-    test(`a bad ${variable}: exit 2, one line naming it`, async () => {
+    test(`a bad ${variable} (${JSON.stringify(bad[variable])}): exit 2, one line naming it`, async () => {
       const result = await runCli(['check-config'], bad);
       expect(result.code).toBe(2);
       expect(oneLine(result.stderr)).toMatch(new RegExp(`^rowcast: invalid configuration: ${variable} `));

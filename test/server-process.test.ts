@@ -27,6 +27,12 @@ test('a port in use fails with one clear line and a non-zero exit', async ({ dat
   await server.exited;
 });
 
+test('a HOST that is not an address of this machine fails with one line saying so, not "port in use"', async ({ database }) => {
+  const result = await runCli(['serve'], { DATABASE_URL: database.url, HOST: '192.0.2.1', PORT: '8089' });
+  expect(result.code).toBe(2);
+  expect(result.stderr.trim().split('\n')).toEqual(['rowcast: cannot listen on 192.0.2.1:8089: HOST is not an address of this machine']);
+});
+
 test('an unreachable database fails with one clear line', async () => {
   const result = await runCli(['serve'], { DATABASE_URL: 'postgres://nobody:x@127.0.0.1:1/none', PORT: '0' });
   expect(result.code).toBe(2);
