@@ -16,6 +16,7 @@ import type { ReadRule } from './hub/authorization.js';
 
 const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
+const PARENT_CHECK_MS = 1000;
 
 function fail(error: unknown): never {
   if (error instanceof CommanderError) {
@@ -50,6 +51,12 @@ async function serve(config: Config): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Under `npm start` a shell sits between npm and this process, and it does not pass on the
+  // SIGTERM npm forwards: this process is re-parented instead, and stops as if signalled.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stop('parent exited');
+  }, PARENT_CHECK_MS).unref();
 }
 
 function checkConfig(): void {

@@ -116,6 +116,9 @@ export async function startRowcast(config: Config, log: Logger): Promise<Rowcast
     if (!config.databaseUrl) {
       embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort });
       cleanups.push(() => embedded!.stop());
+      if (embedded.stoppedOrphan !== null) {
+        log.warn({ dataDir: config.dataDir, pid: embedded.stoppedOrphan }, 'stopped the embedded PostgreSQL a killed Rowcast had left running');
+      }
       log.info({ dataDir: config.dataDir, port: config.embeddedPgPort }, 'embedded PostgreSQL started');
     }
     const databaseUrl = config.databaseUrl ?? embedded!.url;

