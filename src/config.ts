@@ -3,6 +3,8 @@
  * reported together, in one message, before anything starts.
  */
 import { createPublicKey } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 
 const DURATION = /^(\d+)(s|m|h|d)$/;
@@ -68,7 +70,7 @@ const EnvSchema = z.object({
   ROWCAST_RATE_LIMIT: PositiveInt.default(50),
   ROWCAST_RETENTION: Duration.default(24 * 3_600_000),
   ROWCAST_MAX_BUFFER_BYTES: PositiveInt.default(8 * 1024 * 1024),
-  ROWCAST_DATA_DIR: z.string().min(1).default('.rowcast'),
+  ROWCAST_DATA_DIR: z.string().min(1).optional(),
   ROWCAST_EMBEDDED_PG_PORT: WholeNumber.pipe(z.number().int().min(1).max(65535)).default(54329),
   ROWCAST_WAKEUP: z.enum(['debounced', 'always']).default('debounced'),
   ROWCAST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -109,8 +111,20 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * The default data directory: the `.rowcast` of `cwd` or of its nearest
+ * parent that has a database in one, as git finds `.git`. `npm start` runs
+ * in the package root, so a CLI command from a subdirectory still finds it.
+ */
+function nearestDataDir(cwd: string): string {
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, '.rowcast', 'pgdata', 'PG_VERSION'))) return join(dir, '.rowcast');
+    if (dirname(dir) === dir) return join(resolve(cwd), '.rowcast');
+  }
+}
+
 /** Reads the environment; throws ConfigError listing every problem. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = EnvSchema.safeParse(present);
   if (!parsed.success) {
@@ -133,7 +147,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rateLimit: e.ROWCAST_RATE_LIMIT,
     retentionMs: e.ROWCAST_RETENTION,
     maxBufferBytes: e.ROWCAST_MAX_BUFFER_BYTES,
-    dataDir: e.ROWCAST_DATA_DIR,
+    dataDir: e.ROWCAST_DATA_DIR ?? nearestDataDir(cwd),
     embeddedPgPort: e.ROWCAST_EMBEDDED_PG_PORT,
     wakeup: e.ROWCAST_WAKEUP,
     logLevel: e.ROWCAST_LOG_LEVEL,

@@ -4,7 +4,7 @@
  * does to a fresh database.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from './support/fixtures.js';
@@ -313,6 +313,25 @@ describe('check-config', () => {
 });
 
 describe('the embedded database of npm start', () => {
+  test('without ROWCAST_DATA_DIR, a command run in a subdirectory uses the .rowcast of the directory above it, as git finds .git', { timeout: 120_000 }, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rowcast-root-'));
+    chmodSync(root, 0o755);
+    const deeper = join(root, 'src', 'deeper');
+    mkdirSync(deeper, { recursive: true });
+    const env = { DATABASE_URL: '', ROWCAST_DATA_DIR: '', ROWCAST_EMBEDDED_PG_PORT: String(await freePort()) };
+    try {
+      const migrate = await runCli(['migrate'], env, 90_000, root);
+      expect(migrate, migrate.stderr).toMatchObject({ code: 0 });
+      expect(existsSync(join(root, '.rowcast', 'pgdata', 'PG_VERSION'))).toBe(true);
+      const list = await runCli(['list'], env, 60_000, deeper);
+      expect(list, list.stderr).toMatchObject({ code: 0 });
+      expect(list.stdout).toContain('public.posts');
+      expect(existsSync(join(deeper, '.rowcast')), 'no second database made below').toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   test('started for a command and stopped after; joined while a server runs it', { timeout: 120_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'rowcast-cli-'));
     // PostgreSQL runs as `postgres` when we are root: it must reach the directory.
