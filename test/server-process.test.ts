@@ -2,6 +2,8 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { expect, test } from './support/fixtures.js';
@@ -148,4 +150,38 @@ test('npm start stopped with SIGTERM (what a process manager sends npm): the ser
   await npmExited;
   await waitFor(async () => (await health()) === 0 && !existsSync(postmasterPid(dataDir)), { timeoutMs: 15_000, what: 'the server and its PostgreSQL to stop' });
   rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('the embedded PostgreSQL port taken by another program: one line with PostgreSQL\'s own reason', { timeout: 60_000 }, async () => {
+  const { dataDir, env } = await embeddedEnv();
+  const squatter = createServer().listen(Number(env.ROWCAST_EMBEDDED_PG_PORT), '127.0.0.1');
+  await once(squatter, 'listening');
+  try {
+    const result = await runCli(['serve'], { ...env, PORT: String(await freePort()) }, 60_000);
+    expect(result.code).toBe(2);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^rowcast: the embedded PostgreSQL did not start on port ${env.ROWCAST_EMBEDDED_PG_PORT}: .*Address already in use`));
+  } finally {
+    squatter.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a data directory below one only its owner may enter: as root (PostgreSQL then runs as postgres) one line naming the denied access, as another user it starts', { timeout: 90_000 }, async () => {
+  const closed = mkdtempSync(join(tmpdir(), 'rowcast-closed-'));
+  chmodSync(closed, 0o700);
+  const env = { DATABASE_URL: '', ROWCAST_DATA_DIR: join(closed, 'data'), ROWCAST_EMBEDDED_PG_PORT: String(await freePort()) };
+  try {
+    const result = await runCli(['migrate'], env, 90_000);
+    if (process.getuid?.() === 0) {
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+      expect(result.stderr).toMatch(/did not start on port \d+: .*[Pp]ermission denied .*runs as the user postgres/);
+    } else {
+      expect(result, result.stderr).toMatchObject({ code: 0 });
+    }
+  } finally {
+    rmSync(closed, { recursive: true, force: true });
+  }
 });

