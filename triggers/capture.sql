@@ -63,20 +63,64 @@ begin
 end
 $$;
 
+-- A partitioned table: a statement-level trigger on it fires only for
+-- statements that name it, so writes naming a partition went unseen. A row
+-- trigger on it is cloned by PostgreSQL onto every partition, present, created
+-- or attached later, and fires whichever table a statement names; its
+-- arguments carry the exposed name (tg_table_name is the partition's). An
+-- UPDATE moving a row to another partition fires it, as PostgreSQL fires row
+-- triggers, as a DELETE and an INSERT.
+create or replace function rowcast.capture_row() returns trigger
+language plpgsql as $$
+begin
+  if tg_op = 'INSERT' then
+    insert into rowcast.changes (table_schema, table_name, op, "row")
+    values (tg_argv[0], tg_argv[1], 'INSERT', to_json(new.*));
+  elsif tg_op = 'UPDATE' then
+    insert into rowcast.changes (table_schema, table_name, op, "row", old)
+    values (tg_argv[0], tg_argv[1], 'UPDATE', to_json(new.*), to_json(old.*));
+  else
+    insert into rowcast.changes (table_schema, table_name, op, "row", old)
+    values (tg_argv[0], tg_argv[1], 'DELETE', to_json(old.*), to_json(old.*));
+  end if;
+  if pg_try_advisory_lock_shared(1919905635, 1) then
+    perform pg_advisory_unlock_shared(1919905635, 1);
+    perform pg_notify('rowcast_wakeup', '');
+  end if;
+  return null;
+end
+$$;
+
 create or replace function rowcast.drop_capture_triggers(tbl regclass) returns void
 language plpgsql as $$
 begin
   execute format('drop trigger if exists rowcast_capture_insert on %s', tbl);
   execute format('drop trigger if exists rowcast_capture_update on %s', tbl);
   execute format('drop trigger if exists rowcast_capture_delete on %s', tbl);
+  -- Not a partition's clone of its parent's, which only goes with the parent's.
+  if exists (select from pg_trigger where tgrelid = tbl and tgname = 'rowcast_capture_row' and tgparentid = 0) then
+    execute format('drop trigger rowcast_capture_row on %s', tbl);
+  end if;
 end
 $$;
 
--- Transition tables need one trigger per event.
+-- A partitioned table gets its row trigger (see capture_row); any other table
+-- statement-level ones, one per event, as transition tables need.
 create or replace function rowcast.install_capture_triggers(tbl regclass) returns void
 language plpgsql as $$
+declare
+  schema_name name;
+  rel_name name;
 begin
   perform rowcast.drop_capture_triggers(tbl);
+  select n.nspname, c.relname into schema_name, rel_name
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where c.oid = tbl and c.relkind = 'p';
+  if rel_name is not null then
+    execute format('create trigger rowcast_capture_row after insert or update or delete on %s '
+      'for each row execute function rowcast.capture_row(%L, %L)', tbl, schema_name, rel_name);
+    return;
+  end if;
   execute format('create trigger rowcast_capture_insert after insert on %s '
     'referencing new table as rowcast_new for each statement execute function rowcast.capture_insert()', tbl);
   execute format('create trigger rowcast_capture_update after update on %s '
@@ -103,6 +147,24 @@ begin
   if not exists (select from pg_trigger where tgfoid = 'rowcast.capture()'::regprocedure) then
     drop function rowcast.capture();
   end if;
+end
+$$;
+
+-- Partitioned tables exposed with statement-level triggers (before capture_row)
+-- get their row trigger at start, so writes naming a partition are seen.
+do $$
+declare
+  tbl regclass;
+begin
+  for tbl in select distinct t.tgrelid::regclass from pg_trigger t join pg_class c on c.oid = t.tgrelid
+             where c.relkind = 'p' and t.tgname = 'rowcast_capture_insert' loop
+    begin
+      perform rowcast.install_capture_triggers(tbl);
+    exception when insufficient_privilege then
+      -- A start by a role that does not own the table must still start.
+      raise warning 'rowcast: cannot give % its row trigger (writes naming a partition are not captured): %', tbl, sqlerrm;
+    end;
+  end loop;
 end
 $$;
 

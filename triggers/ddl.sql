@@ -27,7 +27,8 @@ begin
     join pg_class c on c.oid = e.relid
     join pg_namespace n on n.oid = c.relnamespace
     where to_regclass(format('%I.%I', e.table_schema, e.table_name)) is null
-      and exists (select from pg_trigger t where t.tgrelid = c.oid and t.tgname = 'rowcast_capture_insert')
+      and exists (select from pg_trigger t where t.tgrelid = c.oid
+                  and (t.tgname = 'rowcast_capture_insert' or (t.tgname = 'rowcast_capture_row' and t.tgparentid = 0)))
       and not exists (select from rowcast.exposed_tables o
                       where (o.relid = c.oid or (o.table_schema, o.table_name) = (n.nspname, c.relname))
                         and (o.table_schema, o.table_name) <> (e.table_schema, e.table_name))
@@ -48,6 +49,14 @@ begin
       update rowcast.exposed_tables
       set table_schema = moved.new_schema, table_name = moved.new_name, history_after_seq = rowcast.history_start()
       where table_schema = moved.old_schema and table_name = moved.old_name;
+      -- A partitioned table's row trigger carries its name: it is made again under the new one.
+      if exists (select from pg_trigger t where t.tgrelid = moved.oid and t.tgname = 'rowcast_capture_row' and t.tgparentid = 0) then
+        begin
+          perform rowcast.install_capture_triggers(moved.oid);
+        exception when insufficient_privilege then
+          raise warning 'rowcast: cannot renew the capture trigger of %.% under its new name: %', quote_ident(moved.new_schema), quote_ident(moved.new_name), sqlerrm;
+        end;
+      end if;
     end if;
     perform rowcast.registry_changed(json_build_object(
       'action', 'renamed', 'schema', moved.old_schema, 'table', moved.old_name,
