@@ -161,7 +161,6 @@ function describe(error: z.ZodError): string {
     .join('; ');
 }
 
-/** Validates one text frame from a client (CONTRACT §4 error rules). */
 /** The id an error about a message names it by (`ref`): its `id`, when that is a string of reasonable length. */
 function refOf(value: unknown): string | undefined {
   const id = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
@@ -178,6 +177,7 @@ export function frameRef(data: unknown): string | undefined {
   }
 }
 
+/** Validates one text frame from a client (CONTRACT §4 error rules). */
 export function parseClientMessage(text: string): ParsedClientMessage {
   let value: unknown;
   try {
@@ -191,7 +191,7 @@ export function parseClientMessage(text: string): ParsedClientMessage {
   const ref = refOf(value);
   const parsed = ClientMessageSchema.safeParse(value);
   if (!parsed.success) {
-    return { ok: false, code: 'invalid_message', message: describe(parsed.error), ...(ref ? { ref } : {}) };
+    return { ok: false, code: 'invalid_message', message: describe(parsed.error), ...(ref === undefined ? {} : { ref }) };
   }
   return { ok: true, message: parsed.data };
 }

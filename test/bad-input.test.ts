@@ -98,6 +98,8 @@ describe('messages with a bad shape → invalid_message', () => {
     await expectError(ws, { type: 'subscribe', table: 'posts' }, 'invalid_message');
     await expectError(ws, { type: 'subscribe', id: 7, table: 'posts' }, 'invalid_message');
     await expectError(ws, { type: 'subscribe', id: ['m0'], table: 'posts' }, 'invalid_message');
+    // An empty id is refused, and still named: it is a string.
+    await expectError(ws, { type: 'subscribe', id: '', table: 'posts' }, 'invalid_message', '');
     await expectError(ws, { type: 'subscribe', id: 'm1' }, 'invalid_message', 'm1');
     await expectError(ws, { type: 'subscribe', id: 'm2', table: '' }, 'invalid_message', 'm2');
     await expectError(ws, { type: 'subscribe', id: 'm3', table: ['posts'] }, 'invalid_message', 'm3');

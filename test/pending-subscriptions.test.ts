@@ -99,6 +99,57 @@ it('`auth` with a role that may not read orders, sent while `subscribe orders si
   expect(serverErrors).toEqual([]);
 });
 
+it('`subscribe orders` sent right after an `auth` to a role that may read orders is judged by that token: authenticated, then subscribed', async ({ server, serverErrors }) => {
+  const user = await token('u1', 'user');
+  const staff = await token('u1', 'staff');
+  for (let run = 1; run <= RUNS; run++) {
+    const ws = await connectAs(server.url, user);
+    ws.send({ type: 'auth', token: staff });
+    ws.send({ type: 'subscribe', id: 'o', table: 'orders' });
+    await ws.waitFor((m) => (m.type === 'subscribed' && m.id === 'o') || (m.type === 'error' && m.ref === 'o'));
+    const answers = ws.messages.filter((m) => m.type !== 'welcome').map((m) => (m.type === 'error' ? `error ${m.code}` : m.type));
+    expect(answers, `run ${run}`).toEqual(['authenticated', 'subscribed']);
+    ws.close();
+  }
+  expect(serverErrors).toEqual([]);
+});
+
+it('`subscribe orders since` sent right after an `auth` to a role that may not read orders: forbidden, no subscribed and no orders row', async ({ server, database, serverErrors }) => {
+  // A short backlog, read before the token is verified: judged by the old token, it would all be sent.
+  const watcher = await connectAs(server.url, await token('watcher', 'admin'));
+  const since = await watcher.subscribe({ id: 'w', table: 'orders' });
+  await database.query("insert into orders (order_number) select 'B-' || i from generate_series(1, 50) i");
+  await watcher.waitForChanges(50, 'w');
+  const staff = await token('s1', 'staff');
+  const user = await token('s1', 'user');
+  for (let run = 1; run <= RUNS; run++) {
+    const ws = await connectAs(server.url, staff);
+    ws.send({ type: 'auth', token: user });
+    ws.send({ type: 'subscribe', id: 'o', table: 'orders', since });
+    await ws.waitFor((m) => m.type === 'error' && m.ref === 'o');
+    expect(about(ws, 'o'), `run ${run}`).toEqual(['error forbidden']);
+    ws.close();
+  }
+  watcher.close();
+  expect(serverErrors).toEqual([]);
+});
+
+it('an `auth` that may read more (user → admin) also ends the subscription with forbidden; subscribed again from its cursor it reads what the new token may', async ({ server, database, serverErrors }) => {
+  const ws = await connectAs(server.url, await token('alice', 'user'));
+  const since = await ws.subscribe({ id: 'n', table: 'notifications' });
+  await database.query("insert into notifications (user_id, message) values ('alice', 'A-1'), ('bob', 'B-1')");
+  await ws.waitForChanges(1, 'n');
+  ws.send({ type: 'auth', token: await token('alice', 'admin') });
+  await ws.waitFor((m) => m.type === 'authenticated');
+  expect(errorsOf(ws)).toEqual(['forbidden n']);
+  await ws.subscribe({ id: 'n2', table: 'notifications', since });
+  const again = await ws.waitForChanges(2, 'n2');
+  expect(again.map((c) => c.row.message)).toEqual(['A-1', 'B-1']);
+  expect(about(ws, 'n').filter((a) => a.startsWith('change'))).toEqual(['change A-1']);
+  ws.close();
+  expect(serverErrors).toEqual([]);
+});
+
 it('`auth` switching sub alice → bob, sent while `subscribe notifications since` is set up: forbidden, and none of alice\'s rows reach bob', async ({ server, database, serverErrors }) => {
   const { since, watcher } = await backlog(server, 'notifications', () =>
     database.query(`insert into notifications (user_id, message) select case when i % 3 = 0 then 'bob' else 'alice' end, 'B-' || i from generate_series(1, ${BACKLOG}) i`),

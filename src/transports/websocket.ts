@@ -25,6 +25,7 @@ import {
   type SubscribeMessage,
 } from '../protocol.js';
 import type { Authenticator } from './authenticate.js';
+import { AuthOrder } from './auth-order.js';
 import type { ConnectionRegistry, OpenConnection } from './connections.js';
 import type { OriginPolicy } from './origin.js';
 import { TokenBucket } from './token-bucket.js';
@@ -61,8 +62,8 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
   private readonly bucket: TokenBucket;
   /** Closes the socket with 4401 when the token expires, unless refreshed before. */
   private readonly expiry = new TokenExpiryTimer(() => this.close(CloseCode.unauthorized, 'token expired'));
-  /** `auth` messages apply one after another: verifications finish in any order, the last one sent must win. */
-  private authenticating: Promise<void> = Promise.resolve();
+  /** Messages after an `auth` wait for it; `auth`s apply in the order sent, the last one wins. */
+  private readonly order = new AuthOrder((error) => this.deps.log.error({ err: error, connection: this.id }, 'websocket message failed'));
   private closed = false;
   /** Whether the peer answered the last ping. */
   alive = true;
@@ -137,6 +138,13 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
   }
 
   private dispatch(message: ClientMessage): void {
+    this.order.run(message.type === 'auth', () => this.handle(message));
+  }
+
+  /** Handles one message; resolves once it is applied (a subscribe once registered, its backlog goes on). */
+  private async handle(message: ClientMessage): Promise<void> {
+    // Closed while it waited for an `auth` before it.
+    if (this.closed) return;
     switch (message.type) {
       case 'subscribe':
         void this.subscribe(message);
@@ -156,7 +164,7 @@ export class WsConnection implements SubscriptionSink, OpenConnection {
         this.send(message.timestamp === undefined ? { type: 'pong' } : { type: 'pong', timestamp: message.timestamp });
         return;
       case 'auth':
-        this.authenticating = this.authenticating.then(() => this.reauthenticate(message.token));
+        await this.reauthenticate(message.token);
         return;
     }
   }
