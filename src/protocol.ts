@@ -200,13 +200,16 @@ export function parseClientMessage(text: string): ParsedClientMessage {
 
 export type Row = Record<string, unknown>;
 
+/** A row as JSON.parse made it: z.record would copy it, and a column named `__proto__` set the copy's prototype instead. */
+const RowSchema = z.custom<Row>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), 'a row is a JSON object');
+
 export const ChangeEventSchema = z.object({
   id: z.string(),
   table: z.string(),
   schema: z.string(),
   op: OpSchema,
-  row: z.record(z.string(), z.unknown()),
-  old: z.record(z.string(), z.unknown()).nullable(),
+  row: RowSchema,
+  old: RowSchema.nullable(),
   committed_at: z.string(),
 });
 /** The change event of CONTRACT §3, identical on every transport. */

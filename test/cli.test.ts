@@ -205,7 +205,9 @@ describe('types', { timeout: 60_000 }, () => {
       create domain cents as bigint not null;
       create table public.order_invoices (
         id uuid primary key default gen_random_uuid(), customer_id text, amount numeric(12,2) not null,
-        paid boolean, tags text[], meta jsonb, issued_on date, status invoice_status, due cents, grid int[][]);
+        paid boolean, tags text[], meta jsonb, issued_on date, status invoice_status, due cents, grid int[][],
+        code text, doubled int generated always as (length(customer_id) * 2) virtual);
+      alter table public.order_invoices add constraint code_given not null code not valid;
       create schema billing;
       create table billing.payments (id bigint primary key, invoice_id uuid not null, at timestamptz);
       select rowcast.expose('public.order_invoices');
@@ -217,12 +219,14 @@ describe('types', { timeout: 60_000 }, () => {
   customer_id: string | null;
   amount: number | 'NaN';
   paid: boolean | null;
-  tags: string[] | null;
+  tags: (string | null)[] | null;
   meta: unknown;
   issued_on: string | null;
   status: 'open' | 'paid' | null;
-  due: number;
-  grid: number[][] | null;
+  due: number | null;
+  grid: (number | null)[][] | null;
+  code: string | null;
+  doubled: null;
 }`);
     expect(result.stdout).toContain("  'billing.payments': BillingPayments;\n");
 
@@ -232,7 +236,7 @@ describe('types', { timeout: 60_000 }, () => {
       const good = `import type { BillingPayments, OrderInvoices, Posts, RowcastTables } from './rowcast-types.js';
 export const invoice: OrderInvoices = {
   id: 'a6f1c0de-0000-4000-8000-000000000000', customer_id: null, amount: 12.5, paid: true, tags: ['x'],
-  meta: { any: 'thing' }, issued_on: '2026-11-23', status: 'paid', due: 1250, grid: [[1, 2]],
+  meta: { any: 'thing' }, issued_on: '2026-11-23', status: 'paid', due: 1250, grid: [[1, null]], code: null, doubled: null,
 };
 export const payment: RowcastTables['billing.payments'] = { id: 1, invoice_id: invoice.id, at: null };
 export const same: BillingPayments = payment;

@@ -23,6 +23,7 @@ import {
 } from '../src/client/index.js';
 import { transition } from '../src/client/connection-state.js';
 import { describe, expect, startTestServer, test } from './support/fixtures.js';
+import { tableInfo } from './support/exposure.js';
 import { ROOT } from './support/server-process.js';
 import { startTcpProxy } from './support/tcp-proxy.js';
 import { waitFor } from './support/wait.js';
@@ -97,6 +98,26 @@ test('a typed subscription receives INSERT, UPDATE and DELETE in order', async (
   expect(remove?.row.id).toBe(insert?.row.id);
   client.close();
   expect(client.state).toEqual({ kind: 'closed', error: null });
+});
+
+test('rows arrive as their columns are: a column named __proto__ is an own key (not the prototype), arrays keep null elements, a virtual generated column is null', async ({ rowcast, database }) => {
+  await database.query(`
+    create table public.odd_rows (id int primary key, "__proto__" text, nums int[], twice int generated always as (id * 2) virtual);
+    select rowcast.expose('public.odd_rows');`);
+  await waitFor(async () => (await tableInfo(rowcast.url, 'odd_rows')) !== undefined, { what: 'odd_rows served' });
+  const client = createClient<Record<string, Record<string, unknown>>>({ url: rowcast.url, WebSocket });
+  const rows: Array<Record<string, unknown>> = [];
+  let subscribed = 0;
+  client.subscribe('odd_rows', { onSubscribed: () => (subscribed += 1) }, (change) => rows.push(change.row));
+  await waitFor(() => subscribed === 1, { what: 'the subscription' });
+  await database.query(`insert into odd_rows values (1, 'proto', array[1, null, 3])`);
+  await waitFor(() => rows.length === 1, { what: 'the row' });
+  const [row] = rows;
+  expect(Object.keys(row!)).toEqual(['id', '__proto__', 'nums', 'twice']);
+  expect(Object.getOwnPropertyDescriptor(row, '__proto__')?.value).toBe('proto');
+  expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
+  expect(row).toMatchObject({ nums: [1, null, 3], twice: null });
+  client.close();
 });
 
 test('filters and ops apply, and unsubscribing stops the handler', async ({ rowcast, database }) => {

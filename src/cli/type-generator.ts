@@ -9,7 +9,10 @@ import type pg from 'pg';
 export interface ColumnSource {
   name: string;
   typeOid: number;
+  /** A validated NOT NULL on the column itself; a domain's NOT NULL is not kept in every case (see PostgreSQL's CREATE DOMAIN). */
   notNull: boolean;
+  /** PostgreSQL 18's virtual generated column: computed when read, so a trigger's row has no value for it. */
+  virtual: boolean;
   /** Declared array dimensions (attndims); 0 when not declared. */
   dims: number;
   /** Declared type modifier (atttypmod), e.g. numeric(12,2)'s; -1 when none. */
@@ -35,7 +38,6 @@ export interface PgType {
   /** A domain's type modifier on its base (typtypmod); -1 when none. */
   typmod: number;
   element: number;
-  notNull: boolean;
   labels: string[] | null;
   /** The type has a cast to json or jsonb, which to_jsonb uses. */
   jsonCast: boolean;
@@ -83,35 +85,34 @@ function propertyName(name: string): string {
 
 /**
  * The TypeScript type of one value of type `oid` with type modifier `typmod`
- * (an array's applies to its elements), and whether a domain forbids null.
+ * (an array's applies to its elements, any of which may be null).
  */
-function jsonTypeOf(oid: number, typmod: number, types: ReadonlyMap<number, PgType>): { ts: string; notNull: boolean } {
+function jsonTypeOf(oid: number, typmod: number, types: ReadonlyMap<number, PgType>): string {
   let type = types.get(oid);
-  let notNull = false;
   while (type?.kind === 'd') {
-    notNull ||= type.notNull;
     if (type.typmod >= 0) typmod = type.typmod;
     type = types.get(type.base);
   }
-  if (!type) return { ts: 'unknown', notNull };
+  if (!type) return 'unknown';
   if (type.category === 'A' && type.element !== 0) {
-    const element = jsonTypeOf(type.element, typmod, types).ts;
-    return { ts: `${element.includes(' ') ? `(${element})` : element}[]`, notNull };
+    const element = jsonTypeOf(type.element, typmod, types);
+    return element === 'unknown' ? 'unknown[]' : `(${element} | null)[]`;
   }
-  if (type.schema === 'pg_catalog' && type.name === 'numeric' && typmod >= 0) return { ts: BOUNDED_NUMERIC, notNull };
-  if (type.schema === 'pg_catalog' && BUILTIN_JSON_TYPES[type.name]) return { ts: BUILTIN_JSON_TYPES[type.name]!, notNull };
-  if (type.kind === 'e' && type.labels?.length) return { ts: type.labels.map(quote).join(' | '), notNull };
-  if (type.kind === 'c') return { ts: '{ [column: string]: unknown }', notNull };
-  if (type.jsonCast) return { ts: 'unknown', notNull };
-  return { ts: 'string', notNull };
+  if (type.schema === 'pg_catalog' && type.name === 'numeric' && typmod >= 0) return BOUNDED_NUMERIC;
+  if (type.schema === 'pg_catalog' && BUILTIN_JSON_TYPES[type.name]) return BUILTIN_JSON_TYPES[type.name]!;
+  if (type.kind === 'e' && type.labels?.length) return type.labels.map(quote).join(' | ');
+  if (type.kind === 'c') return '{ [column: string]: unknown }';
+  if (type.jsonCast) return 'unknown';
+  return 'string';
 }
 
 function columnType(column: ColumnSource, types: ReadonlyMap<number, PgType>): string {
-  const { ts, notNull } = jsonTypeOf(column.typeOid, column.typmod, types);
-  // to_json nests multi-dimensional arrays; attndims tells how deep when declared.
+  if (column.virtual) return 'null';
+  const ts = jsonTypeOf(column.typeOid, column.typmod, types);
+  // to_json nests multi-dimensional arrays; attndims tells how deep as declared (PostgreSQL does not enforce it).
   const typed = column.dims > 1 && ts.endsWith('[]') ? ts + '[]'.repeat(column.dims - 1) : ts;
   // `unknown` already includes null.
-  return column.notNull || notNull || typed === 'unknown' ? typed : `${typed} | null`;
+  return column.notNull || typed === 'unknown' ? typed : `${typed} | null`;
 }
 
 /** `orders` → Orders, `order_items` → OrderItems, `billing.invoices` → BillingInvoices. */
@@ -153,11 +154,16 @@ export async function readTypeSources(pool: pg.Pool): Promise<TypeSources> {
     name: string;
     type_oid: number;
     not_null: boolean;
+    virtual: boolean;
     dims: number;
     typmod: number;
   }>(
+    // A NOT NULL added NOT VALID (PostgreSQL 18) sets attnotnull, and older rows may still be null.
     `select e.table_schema, e.table_name, a.attname as name, a.atttypid as type_oid,
-            a.attnotnull as not_null, a.attndims as dims, a.atttypmod as typmod
+            a.attnotnull and not exists (select from pg_constraint k
+                                          where k.conrelid = c.oid and k.contype = 'n' and not k.convalidated
+                                            and a.attnum = any (k.conkey)) as not_null,
+            a.attgenerated = 'v' as virtual, a.attndims as dims, a.atttypmod as typmod
        from rowcast.exposed_tables e
        join pg_namespace n on n.nspname = e.table_schema
        join pg_class c on c.relnamespace = n.oid and c.relname = e.table_name
@@ -169,7 +175,7 @@ export async function readTypeSources(pool: pg.Pool): Promise<TypeSources> {
     const key = `${row.table_schema}.${row.table_name}`;
     let table = tables.get(key);
     if (!table) tables.set(key, (table = { schema: row.table_schema, name: row.table_name, columns: [] }));
-    table.columns.push({ name: row.name, typeOid: row.type_oid, notNull: row.not_null, dims: row.dims, typmod: row.typmod });
+    table.columns.push({ name: row.name, typeOid: row.type_oid, notNull: row.not_null, virtual: row.virtual, dims: row.dims, typmod: row.typmod });
   }
   // The column types and every type they are built on (domain bases, array elements).
   const { rows: typeRows } = await pool.query<PgType>(
@@ -181,7 +187,7 @@ export async function readTypeSources(pool: pg.Pool): Promise<TypeSources> {
         where x.oid <> 0
      )
      select t.oid, t.typname as name, n.nspname as schema, t.typtype as kind, t.typcategory as category,
-            t.typbasetype as base, t.typtypmod as typmod, t.typelem as element, t.typnotnull as "notNull",
+            t.typbasetype as base, t.typtypmod as typmod, t.typelem as element,
             (select array_agg(e.enumlabel::text order by e.enumsortorder) from pg_enum e where e.enumtypid = t.oid) as labels,
             exists (select 1 from pg_cast k
                      where k.castsource = t.oid and k.casttarget in ('json'::regtype, 'jsonb'::regtype)) as "jsonCast"
