@@ -4,6 +4,7 @@
  * nothing lost or repeated) and /stats.
  */
 import { ChangesResponseSchema, TableInfoSchema, type ChangeEvent } from '../src/protocol.js';
+import { tableInfo } from './support/exposure.js';
 import { expect, test } from './support/fixtures.js';
 import { TestSseClient } from './support/sse-client.js';
 import { waitFor } from './support/wait.js';
@@ -75,6 +76,16 @@ test('GET /tables: the three demo tables, their PostgreSQL column types, primary
     posts: 'authenticated',
     notifications: 'owner',
   });
+});
+
+test('GET /tables: a column is nullable unless a validated NOT NULL of its own says otherwise (not one added NOT VALID, not a domain\'s)', async ({ rowcast, database }) => {
+  await database.query(`
+    create domain required_text as text not null;
+    create table public.nullables (id int primary key, strict text not null, later text, via_domain required_text);
+    alter table public.nullables add constraint later_given not null later not valid;
+    select rowcast.expose('public.nullables');`);
+  const info = await waitFor(async () => (await tableInfo(rowcast.url, 'nullables')) ?? false, { what: 'nullables served' });
+  expect(Object.fromEntries(info.columns.map((c) => [c.name, c.nullable]))).toEqual({ id: false, strict: false, later: true, via_domain: true });
 });
 
 test('GET /changes without since: every retained change of that table, oldest first, only that table', async ({ rowcast, database }) => {

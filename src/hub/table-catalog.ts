@@ -78,7 +78,10 @@ export class TableCatalog extends EventEmitter<CatalogEvents> {
           (select json_agg(json_build_object(
                     'name', a.attname,
                     'type', format_type(a.atttypid, a.atttypmod),
-                    'nullable', not a.attnotnull,
+                    -- A NOT NULL added NOT VALID (PostgreSQL 18) sets attnotnull while older rows may be null.
+                    'nullable', not a.attnotnull or exists (
+                      select from pg_constraint k
+                      where k.conrelid = c.oid and k.contype = 'n' and not k.convalidated and a.attnum = any (k.conkey)),
                     'base_type', case when e.oid is null then format_type(b.oid, b.typmod) else format_type(e.oid, e.typmod) || '[]' end,
                     'enum_labels', (select json_agg(l.enumlabel order by l.enumsortorder) from pg_enum l where l.enumtypid = coalesce(e.oid, b.oid))
                     ) order by a.attnum)
