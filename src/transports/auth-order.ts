@@ -10,7 +10,7 @@ export class AuthOrder {
 
   constructor(private readonly failed: (error: unknown) => void) {}
 
-  /** Runs `handle` now or after the `auth`s before it; `isAuth` marks one. Resolves as `handle` does. */
+  /** Runs `handle` now, or once the `auth`s sent before it are applied; `isAuth`: this message is one. */
   run(isAuth: boolean, handle: () => Promise<void>): void {
     const handled = () => handle().catch(this.failed);
     if (!isAuth && this.authsPending === 0) {
