@@ -22,8 +22,8 @@ import {
   type RowcastClient,
 } from '../src/client/index.js';
 import { transition } from '../src/client/connection-state.js';
-import { describe, expect, startTestServer, test } from './support/fixtures.js';
 import { tableInfo } from './support/exposure.js';
+import { describe, expect, startTestServer, test } from './support/fixtures.js';
 import { ROOT } from './support/server-process.js';
 import { startTcpProxy } from './support/tcp-proxy.js';
 import { waitFor } from './support/wait.js';

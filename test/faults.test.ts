@@ -12,9 +12,9 @@ import { createClient, type WebSocketConstructor } from '../src/client/index.js'
 import { bareEvent, deliveryProblems, type Received } from './support/delivery-check.js';
 import { describe, expect, startTestServer, test } from './support/fixtures.js';
 import { PrivatePostgres } from './support/private-postgres.js';
-import { getJson } from './support/tokens.js';
 import { ChangesPoller, SseResumer, WsResumer } from './support/resuming-clients.js';
 import { startServerProcess } from './support/server-process.js';
+import { getJson } from './support/tokens.js';
 import { waitFor } from './support/wait.js';
 import { runWorkload } from './support/workload.js';
 import { changeKey, Ledger, markEnd, Tx, writeOrders } from './support/writers.js';
