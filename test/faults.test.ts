@@ -1,5 +1,5 @@
 /**
- * CONTRACT §3 under faults: PostgreSQL restarting under a running server,
+ * CONTRACT §3 under faults: PostgreSQL down (what the feeds answer) and restarting under a running server,
  * the server killed with SIGKILL and started again, two instances on one
  * database, and a commit-order corner case that needs a quiet PostgreSQL.
  * Tests that stop PostgreSQL, or need no other transaction to finish while
