@@ -74,6 +74,10 @@ const EnvSchema = z.object({
   ROWCAST_EMBEDDED_PG_PORT: WholeNumber.pipe(z.number().int().min(1).max(65535)).default(54329),
   ROWCAST_WAKEUP: z.enum(['debounced', 'always']).default('debounced'),
   ROWCAST_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+}).superRefine((e, ctx) => {
+  // One way of verifying tokens: with two, tokens of the one not used would be refused.
+  const set = (['ROWCAST_JWT_SECRET', 'ROWCAST_JWT_PUBLIC_KEY', 'ROWCAST_JWKS_URL'] as const).filter((k) => e[k] !== undefined);
+  if (set.length > 1) ctx.addIssue({ code: 'custom', path: [set[0]!], message: `is set with ${set.slice(1).join(' and ')}: set one of them` });
 });
 
 export interface Config {

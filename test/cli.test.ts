@@ -290,6 +290,8 @@ describe('check-config', () => {
     // Longer than an interval the prune can ask for: history would never be pruned.
     ['ROWCAST_RETENTION', { ROWCAST_RETENTION: '99999999999999d' }],
     ['ROWCAST_JWT_PUBLIC_KEY', { ROWCAST_JWT_PUBLIC_KEY: 'garbage' }],
+    // Two ways of verifying tokens: the server would use one and refuse the other's tokens.
+    ['ROWCAST_JWT_SECRET', { ROWCAST_JWT_SECRET: 'a-secret', ROWCAST_JWKS_URL: 'http://127.0.0.1:9/jwks.json' }],
   ];
   for (const [variable, bad] of BAD) {
     test(`a bad ${variable} (${JSON.stringify(bad[variable])}): exit 2, one line naming it`, async () => {

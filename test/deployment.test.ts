@@ -10,9 +10,11 @@ import { inject } from 'vitest';
 import { createTestDatabase } from './support/database.js';
 import { expect, startTestServer, test } from './support/fixtures.js';
 import { runCli } from './support/server-process.js';
+import { waitFor } from './support/wait.js';
 import { TestWsClient } from './support/ws-client.js';
 
-async function serveJwks(jwks: unknown): Promise<{ url: string; server: Server; hits: () => number }> {
+/** A JWKS endpoint serving `jwks` as it is at each request (a test may add keys to it). */
+async function serveJwks(jwks: { keys: unknown[] }): Promise<{ url: string; server: Server; hits: () => number }> {
   let hits = 0;
   const server = createServer((_req, res) => {
     hits += 1;
@@ -44,6 +46,32 @@ test('ROWCAST_JWKS_URL: tokens signed by a key of the set are accepted, others r
     expect((await fetch(`${server.url}/tables?token=${good}`)).status).toBe(200);
     expect((await fetch(`${server.url}/tables?token=${good}`)).status).toBe(200);
     expect(jwks.hits()).toBe(1);
+  } finally {
+    await server.close();
+    jwks.server.close();
+  }
+});
+
+test('ROWCAST_JWKS_URL: a key added to the set (a rotation) is accepted within seconds, over HTTP and in a WebSocket auth; a token without kid is tried against each key of its kind', async ({ database }) => {
+  const first = await generateKeyPair('RS256');
+  const second = await generateKeyPair('RS256');
+  const set = { keys: [{ ...(await exportJWK(first.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] };
+  const jwks = await serveJwks(set);
+  const server = await startTestServer(database.url, { jwt: { jwksUrl: jwks.url } });
+  const sign = (key: CryptoKey, kid?: string) =>
+    new SignJWT({ sub: 'u1', role: 'staff' }).setProtectedHeader({ alg: 'RS256', ...(kid ? { kid } : {}) }).setExpirationTime('1h').sign(key);
+  const status = async (token: string) => (await fetch(`${server.url}/tables?token=${token}`)).status;
+  try {
+    const ws = await TestWsClient.connect(server.url, { headers: { authorization: `Bearer ${await sign(first.privateKey, 'k1')}` } });
+    set.keys.push({ ...(await exportJWK(second.publicKey)), kid: 'k2', alg: 'RS256', use: 'sig' });
+    const rotated = await sign(second.privateKey, 'k2');
+    await waitFor(async () => (await status(rotated)) === 200, { timeoutMs: 5_000, intervalMs: 250, what: 'the k2 token accepted' });
+    ws.send({ type: 'auth', token: rotated });
+    await ws.waitFor((m) => m.type === 'authenticated');
+    // Two RSA keys in the set and no kid: the signature tells which.
+    expect([await status(await sign(first.privateKey)), await status(await sign(second.privateKey))]).toEqual([200, 200]);
+    expect(await status(await sign((await generateKeyPair('RS256')).privateKey))).toBe(401);
+    ws.close();
   } finally {
     await server.close();
     jwks.server.close();

@@ -4,7 +4,7 @@
  * subprotocol, verified with jose against one pinned algorithm family.
  */
 import { createPublicKey } from 'node:crypto';
-import { createRemoteJWKSet, importSPKI, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, errors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import type { Config } from '../config.js';
 import { RowcastError } from '../errors.js';
 import { DEV_PRINCIPAL, type Principal } from '../hub/authorization.js';
@@ -17,6 +17,8 @@ export interface Authenticator {
 }
 
 const CLOCK_TOLERANCE_S = 5;
+/** A token naming a key the set does not hold yet (a rotation) refetches the set, at most this often. */
+const JWKS_REFETCH_MS = 1000;
 
 function principalOf(payload: JWTPayload): Principal {
   const role = (payload as { role?: unknown }).role;
@@ -40,9 +42,24 @@ export async function createAuthenticator(jwt: Config['jwt']): Promise<Authentic
     verify = async (token) =>
       (await jwtVerify(token, key, { algorithms: [alg], clockTolerance: CLOCK_TOLERANCE_S })).payload;
   } else if (jwt.jwksUrl) {
-    const jwks = createRemoteJWKSet(new URL(jwt.jwksUrl));
-    verify = async (token) =>
-      (await jwtVerify(token, jwks, { algorithms: ['RS256', 'ES256'], clockTolerance: CLOCK_TOLERANCE_S })).payload;
+    const jwks = createRemoteJWKSet(new URL(jwt.jwksUrl), { cooldownDuration: JWKS_REFETCH_MS });
+    const options: JWTVerifyOptions = { algorithms: ['RS256', 'ES256'], clockTolerance: CLOCK_TOLERANCE_S };
+    verify = async (token) => {
+      try {
+        return (await jwtVerify(token, jwks, options)).payload;
+      } catch (error) {
+        // A token without `kid` that several keys of the set could have signed: jose hands them over, each is tried.
+        if (!(error instanceof errors.JWKSMultipleMatchingKeys)) throw error;
+        for await (const key of error) {
+          try {
+            return (await jwtVerify(token, key, options)).payload;
+          } catch (attempt) {
+            if (!(attempt instanceof errors.JWSSignatureVerificationFailed)) throw attempt;
+          }
+        }
+        throw error;
+      }
+    };
   }
   if (!verify) {
     return { devMode: true, authenticate: async () => DEV_PRINCIPAL };
