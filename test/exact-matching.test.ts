@@ -296,8 +296,8 @@ test('`rowcast types` gives numeric, real and double precision columns the NaN a
   money: number | 'NaN' | null;
   single: number | 'NaN' | 'Infinity' | '-Infinity' | null;
   double: number | 'NaN' | 'Infinity' | '-Infinity' | null;
-  list: (number | 'NaN' | 'Infinity' | '-Infinity')[] | null;
-  cost: number | 'NaN';
-  costs: (number | 'NaN')[] | null;
+  list: (number | 'NaN' | 'Infinity' | '-Infinity' | null)[] | null;
+  cost: number | 'NaN' | null;
+  costs: (number | 'NaN' | null)[] | null;
 }`);
 });
