@@ -67,6 +67,26 @@ describe('dashboard', () => {
     await page.close();
   });
 
+  test('more tables than one connection may subscribe (105 with the demo ones), and one exposed after the page loaded: every panel live, showing its rows', { timeout: 60_000 }, async ({ rowcast, database }) => {
+    const names = Array.from({ length: 102 }, (_, i) => `wide_${String(i).padStart(3, '0')}`);
+    await database.query(names.map((n) => `create table public.${n} (id int primary key, note text); select rowcast.expose('public.${n}');`).join('\n'));
+    await expect.poll(async () => ((await (await fetch(`${rowcast.url}/tables`)).json()) as { tables: unknown[] }).tables.length, { timeout: 10_000 }).toBe(105);
+    const { page, errors } = await openPage(rowcast.url);
+    await indicator(page, 'online').waitFor({ timeout: 10_000 });
+    await expect.poll(() => page.locator('section[data-live="true"]').count(), { timeout: 15_000 }).toBe(105);
+    const last = names.at(-1)!;
+    await database.query(`insert into ${last} values (1, 'the last table')`);
+    await page.locator(`section[data-table="${last}"] .change`, { hasText: 'the last table' }).waitFor({ timeout: 5000 });
+
+    await database.query("create table public.late_table (id int primary key, note text); select rowcast.expose('public.late_table')");
+    await livePanel(page, 'late_table').waitFor({ timeout: 10_000 });
+    await database.query("insert into late_table values (1, 'exposed after the page loaded')");
+    await page.locator('section[data-table="late_table"] .change', { hasText: 'exposed after the page loaded' }).waitFor({ timeout: 5000 });
+    expect(await page.locator('.table-error:not([hidden])').count()).toBe(0);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   test('turns offline when the server stops', async ({ database }) => {
     const server = await startTestServer(database.url);
     try {

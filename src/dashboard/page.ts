@@ -4,12 +4,16 @@
  * state, and one live panel per exposed table. When the server has auth on, it
  * asks for a token and keeps it in sessionStorage.
  */
-import { createClient, type ConnectionState } from '../client/index.js';
+import { createClient, type ConnectionState, type RowcastClient } from '../client/index.js';
 import { TableView } from './table-view.js';
 
 type AnyTables = Record<string, Record<string, unknown>>;
 
 const TOKEN_KEY = 'rowcast.dashboard.token';
+/** The server's limit of subscriptions per connection: more tables take more connections. */
+const TABLES_PER_CONNECTION = 100;
+/** How often the table list is read again, for tables exposed after the page loaded. */
+const TABLE_LIST_REFRESH_MS = 3000;
 /** Shown first, and on their own when the table list cannot be read. */
 const DEMO_TABLES = ['orders', 'posts', 'notifications'];
 
@@ -86,29 +90,55 @@ function main(): void {
     tokenInput.focus();
   };
 
+  /** The connections of the current token, each with the panels it serves. */
+  type Connection = { client: RowcastClient<AnyTables>; views: TableView[] };
+  let stopCurrent = () => {};
+
   const connect = (token: string | null, tables: TableListing[]) => {
     login.hidden = true;
-    const client = createClient<AnyTables>({ url: window.location.origin, ...(token ? { token } : {}) });
-    const views = new Map<string, TableView>();
-    client.on('state', (state) => {
-      renderState(state);
-      if (state.kind !== 'open') for (const view of views.values()) view.markLive(false);
-    });
-    renderState(client.state);
     panels.replaceChildren();
-    for (const { key, columns } of tables) {
+    const connections: Connection[] = [];
+    const keys = new Set<string>();
+    // Online when every connection is; else the state of the first that is not.
+    const render = () => renderState((connections.find((c) => c.client.state.kind !== 'open') ?? connections[0])!.client.state);
+    const withRoom = (): Connection => {
+      const free = connections.find((c) => c.views.length < TABLES_PER_CONNECTION);
+      if (free) return free;
+      const connection: Connection = { client: createClient<AnyTables>({ url: window.location.origin, ...(token ? { token } : {}) }), views: [] };
+      connections.push(connection);
+      connection.client.on('state', (state) => {
+        if (state.kind !== 'open') for (const view of connection.views) view.markLive(false);
+        render();
+      });
+      connection.client.on('error', (error) => {
+        if (error.table) connection.views.find((v) => v.table === error.table)?.showProblem(`${error.code}: ${error.message}`);
+        if (connection.client.state.kind === 'closed' && error.code === 'unauthorized') askForToken(error.message);
+      });
+      return connection;
+    };
+    const show = ({ key, columns }: TableListing) => {
+      if (keys.has(key)) return;
+      keys.add(key);
+      const connection = withRoom();
       const view = new TableView(key, columns);
-      views.set(key, view);
+      connection.views.push(view);
       panels.append(view.root);
-      client.subscribe(key, { onSubscribed: () => view.markLive(true) }, (change) => view.add(change));
-    }
-    client.on('error', (error) => {
-      if (error.table) views.get(error.table)?.showProblem(`${error.code}: ${error.message}`);
-      if (client.state.kind === 'closed' && error.code === 'unauthorized') askForToken(error.message);
-    });
+      connection.client.subscribe(key, { onSubscribed: () => view.markLive(true) }, (change) => view.add(change));
+    };
+    for (const table of tables) show(table);
+    if (connections.length === 0) withRoom();
+    render();
+    const refresh = setInterval(() => {
+      void exposedTables(token).then((latest) => latest?.forEach(show));
+    }, TABLE_LIST_REFRESH_MS);
+    stopCurrent = () => {
+      clearInterval(refresh);
+      for (const { client } of connections) client.close();
+    };
   };
 
   const start = async () => {
+    stopCurrent();
     const token = sessionStorage.getItem(TOKEN_KEY);
     const tables = await exposedTables(token);
     if (tables === null) askForToken(token ? 'The server refused this token.' : '');
