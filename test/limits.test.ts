@@ -118,6 +118,8 @@ test('HEAD /sse/:table answers the stream headers (or the refusal) and holds no 
     const controller = new AbortController();
     const streams = [await fetch(`${server.url}/sse/posts`, { signal: controller.signal }), await fetch(`${server.url}/sse/posts`, { signal: controller.signal })];
     expect(streams.map((r) => r.status)).toEqual([200, 200]);
+    // At the limit, HEAD answers as a GET would be: 503.
+    expect((await fetch(`${server.url}/sse/posts`, { method: 'HEAD' })).status).toBe(503);
     controller.abort();
   });
 });

@@ -152,14 +152,14 @@ export function sseHandler(deps: SseDeps) {
         ...(filter ? { filter } : {}),
         principal,
       };
+      if (!deps.connections.hasRoom()) {
+        throw new RowcastError('too_many_connections', 'the server is at its connection limit');
+      }
       // Hono answers HEAD with the GET handler and drops its body unread, so
       // a stream opened for it would never hear that the client left.
       if (c.req.method === 'HEAD') {
         deps.hub.match(request);
         return c.body(null, 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-      }
-      if (!deps.connections.hasRoom()) {
-        throw new RowcastError('too_many_connections', 'the server is at its connection limit');
       }
       const since = c.req.header('last-event-id') || query.since;
       connection = new SseConnection(deps);
