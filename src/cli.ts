@@ -53,10 +53,13 @@ async function serve(config: Config): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   // Under `npm start` a shell sits between npm and this process, and it does not pass on the
   // SIGTERM npm forwards: this process is re-parented instead, and stops as if signalled.
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) stop('parent exited');
-  }, PARENT_CHECK_MS).unref();
+  // Only as an npm script: started otherwise (nohup, a detaching script) it outlives its parent.
+  if (process.env.npm_lifecycle_event) {
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) stop('npm exited');
+    }, PARENT_CHECK_MS).unref();
+  }
 }
 
 function checkConfig(): void {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { expect, test } from './support/fixtures.js';
 import { freePort } from './support/ports.js';
-import { ROOT, runCli, startServerProcess } from './support/server-process.js';
+import { CLI, ROOT, runCli, startServerProcess } from './support/server-process.js';
 import { waitFor } from './support/wait.js';
 import { TestWsClient } from './support/ws-client.js';
 
@@ -183,5 +183,32 @@ test('a data directory below one only its owner may enter: as root (PostgreSQL t
     }
   } finally {
     rmSync(closed, { recursive: true, force: true });
+  }
+});
+
+test('started outside npm, the server outlives the process that started it (nohup, a detaching script)', { timeout: 60_000 }, async ({ database }) => {
+  const port = await freePort();
+  // A shell that starts the server in the background, then exits once told to: the server is re-parented.
+  const shell = spawn('sh', ['-c', `"${process.execPath}" "${CLI}" serve </dev/null >/dev/null 2>&1 & echo $!; read done`], {
+    cwd: ROOT,
+    env: { ...process.env, npm_lifecycle_event: '', DATABASE_URL: database.url, PORT: String(port), HOST: '127.0.0.1', ROWCAST_LOG_LEVEL: 'warn' },
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
+  let printed = '';
+  shell.stdout.on('data', (d) => (printed += d.toString()));
+  const health = () => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.status, () => 0);
+  await waitFor(() => printed.includes('\n'), { what: 'the server pid' });
+  const pid = Number(printed.trim());
+  try {
+    await waitFor(async () => (await health()) === 200, { timeoutMs: 30_000, what: 'the detached server to serve' });
+    shell.stdin.end('go\n');
+    await once(shell, 'exit');
+    // Past a few of its parent checks (one a second), it still serves.
+    const until = Date.now() + 3_000;
+    await waitFor(async () => Date.now() > until && (await health()) === 200, { timeoutMs: 10_000, intervalMs: 200, what: 'the server to keep serving' });
+    expect(running(pid)).toBe(true);
+  } finally {
+    process.kill(pid, 'SIGTERM');
+    await waitFor(() => !running(pid), { timeoutMs: 15_000, what: 'the server to stop' });
   }
 });
