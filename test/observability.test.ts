@@ -94,7 +94,7 @@ test('a killed LISTEN backend shows in /health and /metrics, recovers, and nothi
   ws.close();
 });
 
-test('refusals are counted by reason on both transports', async ({ database }) => {
+test('refusals are counted by reason on both transports and the HTTP routes', async ({ database }) => {
   const secret = 'x'.repeat(32);
   const server = await startTestServer(database.url, { jwt: { secret }, allowedOrigins: ['https://app.example'] });
   try {
@@ -103,9 +103,11 @@ test('refusals are counted by reason on both transports', async ({ database }) =
     expect((await fetch(`${server.url}/sse/posts`, { headers: evil })).status).toBe(403);
     await expect(TestWsClient.connect(server.url, { headers: evil })).rejects.toThrow('HTTP 403');
     expect((await fetch(`${server.url}/sse/posts`)).status).toBe(401);
+    // Requests of the HTTP routes refused for their token count too.
+    for (const path of ['/changes/posts', '/tables', '/stats']) expect((await fetch(`${server.url}${path}?token=forged`)).status).toBe(401);
     const metrics = await scrape(server.url);
     expect(metrics.value('rowcast_connections_refused_total', { reason: 'forbidden_origin' })).toBe(2);
-    expect(metrics.value('rowcast_connections_refused_total', { reason: 'unauthorized' })).toBe(1);
+    expect(metrics.value('rowcast_connections_refused_total', { reason: 'unauthorized' })).toBe(4);
   } finally {
     await server.close();
   }

@@ -44,7 +44,15 @@ async function databaseUp(db: Kysely<RowcastTables>): Promise<boolean> {
 }
 
 export function mountHttpRoutes(app: Hono, deps: HttpDeps): void {
-  const principalOf = (c: Context) => deps.authenticator.authenticate(tokenOf(c.req.raw.headers, new URL(c.req.url)));
+  const principalOf = async (c: Context) => {
+    try {
+      return await deps.authenticator.authenticate(tokenOf(c.req.raw.headers, new URL(c.req.url)));
+    } catch (error) {
+      // Counted with the refused connections: rowcast_connections_refused_total{reason="unauthorized"}.
+      deps.connections.refuse('unauthorized');
+      throw error;
+    }
+  };
 
   // Liveness: the process answers. /health is readiness: database and listener up.
   app.get('/live', (c) => c.json({ status: 'alive' }));
