@@ -7,6 +7,8 @@ import { z } from 'zod';
 
 export const PROTOCOL_VERSION = 1;
 export const WS_SUBPROTOCOL = 'rowcast.v1';
+/** Subscriptions one WebSocket connection may hold; one more is `too_many_subscriptions`. */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
 
 export const OPS = ['INSERT', 'UPDATE', 'DELETE'] as const;
 export const OpSchema = z.enum(OPS);

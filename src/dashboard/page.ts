@@ -5,13 +5,12 @@
  * asks for a token and keeps it in sessionStorage.
  */
 import { createClient, type ConnectionState, type RowcastClient } from '../client/index.js';
+import { MAX_SUBSCRIPTIONS_PER_CONNECTION } from '../protocol.js';
 import { TableView } from './table-view.js';
 
 type AnyTables = Record<string, Record<string, unknown>>;
 
 const TOKEN_KEY = 'rowcast.dashboard.token';
-/** The server's limit of subscriptions per connection: more tables take more connections. */
-const TABLES_PER_CONNECTION = 100;
 /** How often the table list is read again, for tables exposed after the page loaded. */
 const TABLE_LIST_REFRESH_MS = 3000;
 /** Shown first, and on their own when the table list cannot be read. */
@@ -102,7 +101,8 @@ function main(): void {
     // Online when every connection is; else the state of the first that is not.
     const render = () => renderState((connections.find((c) => c.client.state.kind !== 'open') ?? connections[0])!.client.state);
     const withRoom = (): Connection => {
-      const free = connections.find((c) => c.views.length < TABLES_PER_CONNECTION);
+      // One panel, one subscription: more tables than a connection may subscribe take more connections.
+      const free = connections.find((c) => c.views.length < MAX_SUBSCRIPTIONS_PER_CONNECTION);
       if (free) return free;
       const connection: Connection = { client: createClient<AnyTables>({ url: window.location.origin, ...(token ? { token } : {}) }), views: [] };
       connections.push(connection);

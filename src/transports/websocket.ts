@@ -17,6 +17,7 @@ import type { Subscription, SubscriptionSink } from '../hub/subscription.js';
 import {
   CloseCode,
   frameRef,
+  MAX_SUBSCRIPTIONS_PER_CONNECTION,
   parseClientMessage,
   PROTOCOL_VERSION,
   type ClientMessage,
@@ -31,8 +32,6 @@ import type { OriginPolicy } from './origin.js';
 import { TokenBucket } from './token-bucket.js';
 import { TokenExpiryTimer } from './token-expiry.js';
 import { drained, TickCork } from './ws-writes.js';
-
-export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
 
 export interface WebSocketDeps {
   hub: Hub;
