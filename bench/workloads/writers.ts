@@ -8,11 +8,33 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { singleInsert } from '../lib/postgres.js';
 import type { BenchPostgres } from '../lib/postgres.js';
 import type { Sample } from '../lib/rounds.js';
 
 const PGBENCH = '/usr/bin/pgbench';
+/** The advisory lock an awake server holds (README, "No lost wake-up"); held by another session, writers skip NOTIFY and the server cannot wake. */
+const AWAKE_LOCK = [1919905635, 1];
+
+/**
+ * Runs `measure` while a session of the bench holds the awake lock: writers
+ * capture as with an awake server, but the server's passes are held off
+ * (it reads only on its 5-second safety timer). What remains is the cost of
+ * capture itself; the difference to the server running is its passes.
+ */
+export async function withServerHeldAsleep<T>(url: string, measure: () => Promise<T>): Promise<T> {
+  const holder = new pg.Client({ connectionString: url, application_name: 'rowcast-bench-holder' });
+  await holder.connect();
+  try {
+    // An awake server lets go once the writes of the last run are read.
+    await holder.query(`set lock_timeout = '30s'`);
+    await holder.query('select pg_advisory_lock($1, $2)', AWAKE_LOCK);
+    return await measure();
+  } finally {
+    await holder.end();
+  }
+}
 
 /** One pgbench run of `seconds` with `clients` connections inserting into `table`; units are transactions. */
 export async function pgbench(pg: BenchPostgres, table: string, clients: number, seconds: number): Promise<Sample> {
